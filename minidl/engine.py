@@ -46,8 +46,8 @@ class Value:
         self._op = _op
 
     def __repr__(self):
-        name = f"{self.label}=" if self.label else ""
-        return f"Value({name}data={self.data:.6g}, grad={self.grad:.6g})"
+        label = f", label={self.label!r}" if self.label else ""
+        return f"Value(data={self.data:.6g}, grad={self.grad:.6g}{label})"
 
     @staticmethod
     def _lift(x, op: str) -> Value:
@@ -154,16 +154,21 @@ class Value:
     # ---- backpropagation -----------------------------------------------------
     def topological_order(self) -> list[Value]:
         """Every Value this one depends on, each after all of its inputs.
-        Found with an explicit stack, so a chain of any depth works."""
-        order, seen, stack = [], set(), [(self, False)]
+
+        A depth-first search with an explicit stack of (node, inputs not yet
+        visited), so a chain of any depth works: a node is appended once all of
+        its inputs have been."""
+        order, seen, stack = [], {self}, [(self, iter(self._prev))]
         while stack:
-            node, inputs_done = stack.pop()
-            if inputs_done:
+            node, inputs = stack[-1]
+            for child in inputs:
+                if child not in seen:
+                    seen.add(child)
+                    stack.append((child, iter(child._prev)))
+                    break
+            else:  # every input of node is already in order
+                stack.pop()
                 order.append(node)
-            elif node not in seen:
-                seen.add(node)
-                stack.append((node, True))
-                stack.extend((child, False) for child in node._prev if child not in seen)
         return order
 
     def backward(self) -> None:

@@ -35,6 +35,9 @@ class CheckResult:
     def passed(self) -> bool:
         return self.points == self.max_points
 
+    def _ipython_display_(self):
+        pass  # the check already printed its feedback; a notebook shows it once
+
 
 def results() -> list[CheckResult]:
     """Every check run so far in this process, in order (a grader reads these)."""
@@ -49,6 +52,8 @@ def close(got: Any, expected: Any, tol: float) -> bool:
     if isinstance(expected, (bool, str)) or expected is None:
         return got == expected
     if isinstance(expected, (int, float)):
+        if isinstance(got, (str, bytes, bool)):
+            return False
         try:
             g = float(got)
         except (TypeError, ValueError):
@@ -77,6 +82,13 @@ def _show(x: Any) -> str:
     if isinstance(x, np.ndarray):
         return np.array2string(x, precision=6, threshold=20)
     return repr(x)
+
+
+def _unanswered(x: Any) -> bool:
+    """True for the placeholder `...` (or None), also inside a tuple or list."""
+    if x is Ellipsis or x is None:
+        return True
+    return isinstance(x, (list, tuple)) and any(_unanswered(v) for v in x)
 
 
 def _student_error(e: BaseException) -> str:
@@ -136,7 +148,7 @@ def check(name: str, student: Callable, reference: Callable | None = None,
 def check_value(name: str, got: Any, expected: Any, points: float = 1, tol: float = 1e-9,
                 hint: str = "") -> CheckResult:
     """Compares one answer (a number, tuple or array) with the expected one."""
-    if got is Ellipsis or got is None:
+    if _unanswered(got):
         return _record(name, 0, points, f"[{name}] 0/{points} points: no answer yet; "
                        "replace the placeholder with your value")
     if not close(got, expected, tol):

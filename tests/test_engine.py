@@ -1,0 +1,171 @@
+"""The scalar engine: every gate's local derivative, accumulation, depth, errors."""
+import math
+
+import pytest
+
+from minidl.engine import Value
+
+
+def grads(f, *xs):
+    vs = [Value(x) for x in xs]
+    out = f(*vs)
+    out.backward()
+    return out.data, [v.grad for v in vs]
+
+
+def test_lecture_example_f_is_x_plus_y_times_z():
+    x, y, z = Value(-2.0), Value(5.0), Value(-4.0)
+    a = x + y
+    f = a * z
+    f.backward()
+    assert f.data == -12.0
+    assert (x.grad, y.grad, z.grad, a.grad) == (-4.0, -4.0, 3.0, -4.0)
+
+
+def test_add_gate_distributes_gradient_unchanged():
+    x, y = Value(3.0), Value(-1.0)
+    out = (x + y) * 7.0
+    out.backward()
+    assert x.grad == y.grad == 7.0
+
+
+def test_mul_gate_swaps_inputs():
+    assert grads(lambda x, y: x * y, 3.0, -4.0)[1] == [-4.0, 3.0]
+
+
+def test_max_gate_routes_gradient_to_larger_input():
+    assert grads(lambda x, y: x.max(y), 3.0, 1.0)[1] == [1.0, 0.0]
+    assert grads(lambda x, y: x.max(y), -3.0, 1.0)[1] == [0.0, 1.0]
+
+
+def test_max_gate_tie_goes_to_second_operand():
+    assert grads(lambda x, y: x.max(y), 2.0, 2.0)[1] == [0.0, 1.0]
+
+
+def test_max_of_a_value_with_itself_has_gradient_one():
+    assert grads(lambda x: x.max(x), 2.0)[1] == [1.0]
+
+
+@pytest.mark.parametrize("name, f, x, expected", [
+    ("neg", lambda x: -x, 2.0, -1.0),
+    ("sub_left", lambda x: x - 5.0, 2.0, 1.0),
+    ("sub_right", lambda x: 5.0 - x, 2.0, -1.0),
+    ("div_numerator", lambda x: x / 4.0, 2.0, 0.25),
+    ("div_denominator", lambda x: 3.0 / x, 2.0, -0.75),
+    ("pow_number", lambda x: x ** 3, 2.0, 12.0),
+    ("pow_negative_exponent", lambda x: x ** -1, 2.0, -0.25),
+    ("pow_value_exponent", lambda x: 2.0 ** x, 3.0, 8.0 * math.log(2.0)),
+    ("relu_positive", lambda x: x.relu(), 2.0, 1.0),
+    ("relu_negative", lambda x: x.relu(), -2.0, 0.0),
+    ("relu_at_zero", lambda x: x.relu(), 0.0, 0.0),
+    ("sigmoid", lambda x: x.sigmoid(), 0.0, 0.25),
+    ("tanh", lambda x: x.tanh(), 0.5, 1.0 - math.tanh(0.5) ** 2),
+    ("exp", lambda x: x.exp(), 1.5, math.exp(1.5)),
+    ("log", lambda x: x.log(), 4.0, 0.25),
+    ("radd", lambda x: 1 + x, 2.0, 1.0),
+    ("rmul", lambda x: 3 * x, 2.0, 3.0),
+])
+def test_local_derivative_of_each_op(name, f, x, expected):
+    assert grads(f, x)[1][0] == pytest.approx(expected, rel=1e-15, abs=1e-15)
+
+
+def test_pow_with_value_exponent_has_both_partials():
+    value, (da, db) = grads(lambda a, b: a ** b, 2.0, 3.0)
+    assert value == 8.0
+    assert da == 12.0                      # b a^(b-1)
+    assert db == pytest.approx(8.0 * math.log(2.0), rel=1e-15)  # a^b ln a
+
+
+def test_pow_at_zero_base_has_the_limit_derivatives():
+    assert grads(lambda x: x ** 2, 0.0)[1] == [0.0]
+    assert grads(lambda x: x ** 1, 0.0)[1] == [1.0]
+    assert grads(lambda x: x ** 0.5, 0.0)[1] == [math.inf]
+
+
+def test_sigmoid_is_stable_for_large_inputs():
+    assert Value(-1000.0).sigmoid().data == 0.0
+    assert Value(1000.0).sigmoid().data == 1.0
+
+
+def test_gradient_accumulates_over_two_consumers_as_in_J1_plus_J2():
+    theta = Value(0.7)
+    y1 = theta * 2.0              # shared hidden pre-activation
+    J1 = 0.5 * (y1 * 3.0 - 1.0) ** 2
+    J2 = 0.5 * (y1 * -1.0 - 0.5) ** 2
+    (J1 + J2).backward()
+    path1 = (y1.data * 3.0 - 1.0) * 3.0 * 2.0
+    path2 = (y1.data * -1.0 - 0.5) * -1.0 * 2.0
+    assert theta.grad == pytest.approx(path1 + path2, rel=1e-15)
+
+
+def test_backward_twice_doubles_leaf_gradients():
+    x, y = Value(2.0), Value(-3.0)
+    out = (x * y + x).tanh()
+    out.backward()
+    once = (x.grad, y.grad)
+    out.backward()
+    assert (x.grad, y.grad) == (2 * once[0], 2 * once[1])
+
+
+def test_backward_twice_keeps_interior_gradients_of_the_latest_call():
+    x = Value(2.0)
+    h = x * x
+    out = h * 3.0
+    out.backward()
+    out.backward()
+    assert h.grad == 3.0 and out.grad == 1.0 and x.grad == 24.0
+
+
+def test_zero_grad_by_hand_restores_a_single_backward():
+    x = Value(3.0)
+    out = x * x
+    out.backward()
+    x.grad = 0.0
+    out.backward()
+    assert x.grad == 6.0
+
+
+def test_deep_chain_of_100000_ops_has_no_recursion_error():
+    x = Value(1.0)
+    out = x
+    for _ in range(100_000):
+        out = out * 1.00001
+    out.backward()
+    assert x.grad == pytest.approx(1.00001 ** 100_000, rel=1e-9)
+
+
+def test_topological_order_puts_every_node_after_its_inputs():
+    a, b = Value(1.0), Value(2.0)
+    c = a * b
+    d = c + a
+    e = d * c
+    order = e.topological_order()
+    position = {id(n): i for i, n in enumerate(order)}
+    assert len(order) == 5
+    for n in order:
+        assert all(position[id(p)] < position[id(n)] for p in n._prev)
+
+
+def test_repr_names_label_data_and_grad():
+    assert repr(Value(2.5, label="x")) == "Value(data=2.5, grad=0, label='x')"
+
+
+@pytest.mark.parametrize("make, error, words", [
+    (lambda: Value(-1.0).log(), ValueError, ["Value.log", "non-positive", "-1"]),
+    (lambda: Value(0.0).log(), ValueError, ["Value.log", "0"]),
+    (lambda: Value(1.0) / 0, ZeroDivisionError, ["Value /", "division by zero", "1 / 0"]),
+    (lambda: 1.0 / Value(0.0), ZeroDivisionError, ["Value /", "1 / 0"]),
+    (lambda: Value(1.0) * "a", TypeError, ["Value *", "'a'", "str"]),
+    (lambda: Value(1.0) + [1], TypeError, ["Value +", "list"]),
+    (lambda: Value("3"), TypeError, ["constructor", "str"]),
+    (lambda: Value(True), TypeError, ["bool"]),
+    (lambda: Value(0.0) ** -1, ZeroDivisionError, ["Value **", "0 ** -1"]),
+    (lambda: Value(-8.0) ** (1 / 3), ValueError, ["negative base -8", "fractional"]),
+    (lambda: Value(-2.0) ** Value(2.0), ValueError, ["base -2", "log(a)"]),
+    (lambda: Value(800.0).exp(), OverflowError, ["Value.exp", "800"]),
+])
+def test_bad_input_error_names_op_and_operand(make, error, words):
+    with pytest.raises(error) as info:
+        make()
+    for w in words:
+        assert w in str(info.value)
