@@ -79,7 +79,7 @@ def draw_graph(root: Value, title: str = "", show_grad: bool = True) -> Figure:
                                         shrinkA=2, shrinkB=2))
     for node, (c, r) in pos.items():
         x, y = c * sx, -r * sy
-        name = node.label or ("input" if not node._prev else "")
+        name = node.label or ("leaf" if not node._prev else "")
         head = f"{name} = {node._op}" if name and node._op else (name or node._op)
         ax.text(x, y + 0.22, head, ha="center", va="center", fontsize=8, fontweight="bold",
                 bbox=dict(boxstyle="round,pad=0.35", fc="0.96", ec="0.55"))
