@@ -12,6 +12,8 @@ from __future__ import annotations
 
 from typing import Callable, NamedTuple, Sequence
 
+import numpy as np
+
 from minidl.engine import Value
 
 
@@ -67,3 +69,45 @@ def _out(f, inputs) -> Value:
         raise TypeError(f"gradcheck: the function must return one Value, got {type(out).__name__}; "
                         "reduce several outputs to one, e.g. with sum()")
     return out
+
+
+def numeric_grad_arrays(f: Callable[..., float], arrays: Sequence[np.ndarray],
+                        eps: float = 1e-6) -> list[np.ndarray]:
+    """Central differences of a scalar function of arrays, one entry at a time.
+
+    Args:
+        f: maps float64 arrays (shaped like `arrays`) to a number.
+        arrays: the point; they are copied to float64, not modified.
+
+    Returns:
+        df/d(array) for each array, with the array's shape.
+    """
+    point = [np.array(a, dtype=np.float64) for a in arrays]
+    grads = []
+    for a in point:
+        g = np.zeros_like(a)
+        for i in np.ndindex(a.shape):
+            saved = a[i]
+            a[i] = saved + eps
+            plus = float(f(*point))
+            a[i] = saved - eps
+            minus = float(f(*point))
+            a[i] = saved
+            g[i] = (plus - minus) / (2 * eps)
+        grads.append(g)
+    return grads
+
+
+def max_errors(analytic: Sequence[np.ndarray], numeric: Sequence[np.ndarray]) -> tuple[float, float]:
+    """The largest |a - n| and |a - n| / max(|a|, |n|) over all entries (0 where both are 0)."""
+    worst_abs = worst_rel = 0.0
+    for a, n in zip(analytic, numeric):
+        a, n = np.asarray(a, dtype=np.float64), np.asarray(n, dtype=np.float64)
+        if a.shape != n.shape:
+            raise ValueError(f"max_errors: gradient shapes differ, {a.shape} and {n.shape}")
+        err = np.abs(a - n)
+        scale = np.maximum(np.abs(a), np.abs(n))
+        rel = np.divide(err, scale, out=np.zeros_like(err), where=scale > 0)
+        worst_abs = max(worst_abs, float(err.max(initial=0.0)))
+        worst_rel = max(worst_rel, float(rel.max(initial=0.0)))
+    return worst_abs, worst_rel

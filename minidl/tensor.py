@@ -1,0 +1,310 @@
+"""Tensor autograd: the engine of `Value`, over numpy arrays.
+
+A `Tensor` records the op that made it, its inputs, and a backward function
+`g -> (gradient for each input)`, written next to the forward. For arrays the
+local derivative is a Jacobian too large to store, so the op keeps instead the
+vector-Jacobian product: given g = dL/d(output), return dL/d(input). The
+backward function captures the inputs, never the output, so the graph has no
+reference cycles and is freed as soon as it is unused.
+
+Broadcasting copies an input along new or size-1 axes in the forward pass, so
+its gradient is summed back over those axes (`unbroadcast`).
+
+Dtypes: float32 unless asked otherwise. When two tensors of different float
+dtypes meet, the result has the wider dtype (float32 + float64 -> float64), as
+in numpy and PyTorch; a Python number takes the tensor's dtype. Python lists
+and numbers become float32, numpy float arrays keep their dtype. Gradients have
+the dtype of their tensor.
+"""
+from __future__ import annotations
+
+import contextlib
+from numbers import Real
+
+import numpy as np
+
+_GRAD_ENABLED = True
+DTYPES = (np.float32, np.float64)
+
+
+@contextlib.contextmanager
+def no_grad():
+    """Inside this block no graph is recorded (evaluation, parameter updates)."""
+    global _GRAD_ENABLED
+    previous, _GRAD_ENABLED = _GRAD_ENABLED, False
+    try:
+        yield
+    finally:
+        _GRAD_ENABLED = previous
+
+
+def unbroadcast(g: np.ndarray, shape: tuple) -> np.ndarray:
+    """Sums g over the axes that broadcasting added or stretched, back to `shape`."""
+    if g.shape == shape:
+        return g
+    g = g.sum(axis=tuple(range(g.ndim - len(shape))))  # axes broadcasting prepended
+    stretched = tuple(i for i, n in enumerate(shape) if n == 1 and g.shape[i] != 1)
+    return g.sum(axis=stretched, keepdims=True) if stretched else g
+
+
+class Tensor:
+    """An array that records how it was computed, so that `backward()` can set
+    `.grad = dL/d(self)` on every tensor with `requires_grad`."""
+
+    __slots__ = ("data", "grad", "requires_grad", "_prev", "_backward", "_op")
+
+    def __init__(self, data, requires_grad: bool = False, dtype=None):
+        if isinstance(data, Tensor):
+            data = data.data
+        from_numpy = isinstance(data, (np.ndarray, np.floating))
+        array = np.asarray(data)
+        if dtype is None:  # numpy floats keep their dtype; Python numbers become float32
+            dtype = array.dtype if from_numpy and array.dtype in DTYPES else np.float32
+        if np.dtype(dtype) not in DTYPES:
+            raise TypeError(f"Tensor: dtype {np.dtype(dtype)} is not supported; use float32 or float64")
+        if array.dtype.kind not in "biuf":
+            raise TypeError(f"Tensor: cannot make a float tensor from {array.dtype} data "
+                            f"({type(data).__name__}); pass numbers or a numeric array")
+        self.data = array.astype(dtype, copy=False)
+        self.grad = None
+        self.requires_grad = requires_grad
+        self._prev: tuple = ()
+        self._backward = None
+        self._op = ""
+
+    # ---- basics ----------------------------------------------------------------
+    shape = property(lambda self: self.data.shape)
+    dtype = property(lambda self: self.data.dtype)
+    ndim = property(lambda self: self.data.ndim)
+
+    def __repr__(self):
+        grad = ", requires_grad=True" if self.requires_grad else ""
+        return f"Tensor({np.array2string(self.data, precision=4, threshold=8)}, dtype={self.dtype}{grad})"
+
+    def __len__(self):
+        return len(self.data)
+
+    def numpy(self) -> np.ndarray:
+        """The data as a numpy array (shared, not copied)."""
+        return self.data
+
+    def item(self) -> float:
+        return self.data.item()
+
+    def detach(self) -> Tensor:
+        """The same data, cut from the graph."""
+        return Tensor(self.data)
+
+    def _lift(self, x, op: str) -> Tensor:
+        if isinstance(x, Tensor):
+            return x
+        if isinstance(x, Real) and not isinstance(x, bool):
+            return Tensor(np.asarray(x, dtype=self.dtype))
+        if isinstance(x, np.ndarray):
+            return Tensor(x, dtype=x.dtype if x.dtype in DTYPES else self.dtype)
+        raise TypeError(f"Tensor {op}: unsupported operand {type(x).__name__}; use a Tensor, "
+                        "a numpy array or a number")
+
+    @staticmethod
+    def _make(data, prev: tuple, op: str, backward) -> Tensor:
+        """The output of an op; it joins the graph only if an input needs a gradient."""
+        out = Tensor(data, dtype=data.dtype)
+        if _GRAD_ENABLED and any(p.requires_grad for p in prev):
+            out.requires_grad, out._prev, out._backward, out._op = True, prev, backward, op
+        return out
+
+    def _binary(self, other, op: str) -> tuple[Tensor, Tensor]:
+        other = self._lift(other, op)
+        try:
+            np.broadcast_shapes(self.shape, other.shape)
+        except ValueError:
+            raise ValueError(f"Tensor {op}: shapes {self.shape} and {other.shape} do not broadcast; "
+                             "make trailing axes equal or 1 (reshape one of them)") from None
+        return self, other
+
+    # ---- arithmetic: gradients summed back over broadcast axes ---------------
+    def __add__(self, other):
+        a, b = self._binary(other, "+")
+        return Tensor._make(a.data + b.data, (a, b), "+",
+                            lambda g: (unbroadcast(g, a.shape), unbroadcast(g, b.shape)))
+
+    def __sub__(self, other):
+        a, b = self._binary(other, "-")
+        return Tensor._make(a.data - b.data, (a, b), "-",
+                            lambda g: (unbroadcast(g, a.shape), unbroadcast(-g, b.shape)))
+
+    def __mul__(self, other):
+        a, b = self._binary(other, "*")
+        return Tensor._make(a.data * b.data, (a, b), "*",  # mul swaps its inputs
+                            lambda g: (unbroadcast(g * b.data, a.shape), unbroadcast(g * a.data, b.shape)))
+
+    def __truediv__(self, other):
+        a, b = self._binary(other, "/")
+        if np.any(b.data == 0):
+            raise ZeroDivisionError(f"Tensor /: the denominator of shape {b.shape} holds "
+                                    f"{int(np.sum(b.data == 0))} zero(s); add a small epsilon")
+        return Tensor._make(a.data / b.data, (a, b), "/", lambda g: (
+            unbroadcast(g / b.data, a.shape), unbroadcast(-g * a.data / (b.data * b.data), b.shape)))
+
+    def __pow__(self, n):
+        if not isinstance(n, Real) or isinstance(n, bool):
+            raise TypeError(f"Tensor **: the exponent must be a number, got {type(n).__name__}")
+        a = self
+        if n < 0 and np.any(a.data == 0):
+            raise ZeroDivisionError(f"Tensor **: 0 ** {n:g} in a tensor of shape {a.shape}")
+        if n != int(n) and np.any(a.data < 0):
+            raise ValueError(f"Tensor **: negative entries with fractional exponent {n:g}")
+        return Tensor._make(a.data ** n, (a,), f"**{n:g}", lambda g: (g * n * a.data ** (n - 1),))
+
+    def __neg__(self):
+        return Tensor._make(-self.data, (self,), "neg", lambda g: (-g,))
+
+    __radd__ = __add__
+    __rmul__ = __mul__
+
+    def __rsub__(self, other):
+        return self._lift(other, "-") - self
+
+    def __rtruediv__(self, other):
+        return self._lift(other, "/") / self
+
+    # ---- linear algebra ----------------------------------------------------------
+    def __matmul__(self, other):
+        a, b = self, self._lift(other, "@")
+        if a.ndim < 2 or b.ndim < 2 or a.shape[-1] != b.shape[-2]:
+            raise ValueError(f"Tensor @: shapes {a.shape} and {b.shape} do not multiply; "
+                             "need (..., n, k) @ (..., k, m) with the same k")
+        def backward(g):  # dA = g B^T, dB = A^T g, each only if needed
+            da = g @ b.data.swapaxes(-1, -2) if a.requires_grad else None
+            db = a.data.swapaxes(-1, -2) @ g if b.requires_grad else None
+            return (da if da is None else unbroadcast(da, a.shape),
+                    db if db is None else unbroadcast(db, b.shape))
+        return Tensor._make(a.data @ b.data, (a, b), "@", backward)
+
+    def transpose(self, *axes):
+        """Permutes the axes (reverses them when none are given)."""
+        axes = axes[0] if len(axes) == 1 and isinstance(axes[0], (tuple, list)) else axes
+        axes = tuple(axes) or tuple(reversed(range(self.ndim)))
+        inverse = tuple(np.argsort(axes))
+        return Tensor._make(self.data.transpose(axes), (self,), "transpose",
+                            lambda g: (g.transpose(inverse),))
+
+    T = property(lambda self: self.transpose())
+
+    # ---- shape -------------------------------------------------------------------------
+    def reshape(self, *shape):
+        shape = shape[0] if len(shape) == 1 and isinstance(shape[0], (tuple, list)) else shape
+        try:
+            data = self.data.reshape(shape)
+        except ValueError:
+            raise ValueError(f"Tensor.reshape: cannot reshape {self.shape} ({self.data.size} "
+                             f"entries) into {tuple(shape)}") from None
+        return Tensor._make(data, (self,), "reshape", lambda g: (g.reshape(self.shape),))
+
+    def __getitem__(self, index):
+        index = index.data.astype(np.intp) if isinstance(index, Tensor) else index
+        def backward(g):  # scatter back; np.add.at sums repeated indices
+            full = np.zeros_like(self.data)
+            np.add.at(full, index, g)
+            return (full,)
+        return Tensor._make(self.data[index], (self,), "index", backward)
+
+    # ---- reductions ------------------------------------------------------------------
+    def sum(self, axis=None, keepdims: bool = False):
+        def backward(g):  # every summed entry gets the same gradient
+            g = g if keepdims or axis is None else np.expand_dims(g, axis)
+            return (np.broadcast_to(g, self.shape),)
+        return Tensor._make(np.asarray(self.data.sum(axis=axis, keepdims=keepdims)),
+                            (self,), "sum", backward)
+
+    def mean(self, axis=None, keepdims: bool = False):
+        axes = range(self.ndim) if axis is None else np.atleast_1d(axis)
+        count = int(np.prod([self.shape[i] for i in axes]))
+        return self.sum(axis, keepdims) * (1.0 / count)
+
+    def max(self, axis=None, keepdims: bool = False):
+        """The maximum; the gradient is routed to the winners (split evenly on ties)."""
+        out = self.data.max(axis=axis, keepdims=True)
+        def backward(g):
+            winners = self.data == out
+            g = g if keepdims or axis is None else np.expand_dims(g, axis)
+            return (winners * g / winners.sum(axis=axis, keepdims=True),)
+        data = out if keepdims else (out.reshape(()) if axis is None else out.squeeze(axis))
+        return Tensor._make(np.asarray(data), (self,), "max", backward)
+
+    # ---- elementwise ---------------------------------------------------------------
+    def exp(self):
+        e = np.exp(self.data)
+        return Tensor._make(e, (self,), "exp", lambda g: (g * e,))
+
+    def log(self):
+        if np.any(self.data <= 0):
+            raise ValueError(f"Tensor.log: {int(np.sum(self.data <= 0))} non-positive entries "
+                             f"(smallest {self.data.min():g}); clamp or add an epsilon")
+        return Tensor._make(np.log(self.data), (self,), "log", lambda g: (g / self.data,))
+
+    def relu(self):
+        return Tensor._make(np.maximum(self.data, 0), (self,), "relu",
+                            lambda g: (g * (self.data > 0),))
+
+    def sigmoid(self):
+        s = np.exp(-np.logaddexp(0, -self.data)).astype(self.dtype)  # stable 1/(1+e^-x)
+        return Tensor._make(s, (self,), "sigmoid", lambda g: (g * s * (1 - s),))
+
+    def tanh(self):
+        t = np.tanh(self.data)
+        return Tensor._make(t, (self,), "tanh", lambda g: (g * (1 - t * t),))
+
+    def log_softmax(self, axis: int = -1):
+        """x - log(sum(exp(x))), computed after subtracting the max so that exp cannot overflow."""
+        shifted = self.data - self.data.max(axis=axis, keepdims=True)
+        out = shifted - np.log(np.exp(shifted).sum(axis=axis, keepdims=True))
+        def backward(g):  # g - softmax * sum(g)
+            return (g - np.exp(out) * g.sum(axis=axis, keepdims=True),)
+        return Tensor._make(out, (self,), "log_softmax", backward)
+
+    # ---- backpropagation ---------------------------------------------------------------
+    def topological_order(self) -> list[Tensor]:
+        """Every tensor this one depends on, each after its inputs (iterative DFS)."""
+        order, seen, stack = [], {id(self)}, [(self, iter(self._prev))]
+        while stack:
+            node, inputs = stack[-1]
+            for child in inputs:
+                if id(child) not in seen:
+                    seen.add(id(child))
+                    stack.append((child, iter(child._prev)))
+                    break
+            else:
+                stack.pop()
+                order.append(node)
+        return order
+
+    def backward(self, grad=None) -> None:
+        """Adds dL/d(leaf) into `.grad` of every leaf with requires_grad (L = self).
+
+        Args:
+            grad: dL/d(self), needed when self is not a scalar (shape of self).
+        """
+        if not self.requires_grad:
+            raise RuntimeError("Tensor.backward: this tensor does not require a gradient; "
+                               "create a leaf with requires_grad=True and compute from it")
+        if grad is None:
+            if self.data.size != 1:
+                raise RuntimeError(f"Tensor.backward: the output has shape {self.shape}, not a "
+                                   "scalar; reduce it (e.g. .sum() or .mean()) or pass grad=")
+            grad = np.ones_like(self.data)
+        grad = np.asarray(grad, dtype=self.dtype)
+        if grad.shape != self.shape:
+            raise ValueError(f"Tensor.backward: grad has shape {grad.shape}, the tensor {self.shape}")
+        grads = {id(self): grad}  # dL/d(node) for interior nodes; dropped after the pass
+        for node in reversed(self.topological_order()):
+            g = grads.pop(id(node), None)
+            if g is None:
+                continue
+            if not node._prev:
+                node.grad = g.astype(node.dtype) if node.grad is None else node.grad + g
+                continue
+            for parent, pg in zip(node._prev, node._backward(g)):
+                if pg is not None and parent.requires_grad:
+                    key = id(parent)
+                    grads[key] = pg if key not in grads else grads[key] + pg
