@@ -1,29 +1,87 @@
-"""Neural networks over scalar `Value`s: Neuron, Layer and MLP.
+"""Neural networks, first over scalar `Value`s, then over `Tensor`s.
 
-A neuron computes act(w . x + b). A layer is a list of neurons that read the same
-input; an MLP is a list of layers, the last one linear. Every weight is a
-`Value`, so `loss.backward()` fills in each weight's gradient.
+Scalars (lessons 02-03): a neuron computes act(w . x + b); a layer is a list of
+neurons that read the same input; an MLP is a list of layers, the last one
+linear. Tensors (lesson 04 on): `Linear` does a whole layer for a whole batch
+as one matrix product, (batch, in) @ (in, out) + (out,).
+
+Every parameter is a `Value` or a `Tensor` with requires_grad, so
+`loss.backward()` fills in each parameter's gradient.
 """
 from __future__ import annotations
 
 import random
-from typing import Sequence
+from typing import Iterator, Sequence
+
+import numpy as np
 
 from minidl.engine import Value
+from minidl.tensor import Tensor
 
 ACTIVATIONS = ("relu", "sigmoid", "tanh", "linear")
 
 
 class Module:
-    """Something with parameters: `parameters()` lists them, `zero_grad()` resets
-    their gradients to 0 before the next backward pass (gradients accumulate)."""
+    """Something with parameters. `named_parameters()` finds them in the module's
+    attributes (Values, Tensors with requires_grad, sub-modules, and lists of
+    those); `zero_grad()` resets their gradients before the next backward pass,
+    because gradients accumulate."""
 
-    def parameters(self) -> list[Value]:
-        return []
+    training = True
+
+    def named_parameters(self, prefix: str = "") -> Iterator[tuple[str, Value | Tensor]]:
+        for name, attr in vars(self).items():
+            yield from _named(attr, prefix + name)
+
+    def parameters(self) -> list[Value | Tensor]:
+        return [p for _, p in self.named_parameters()]
 
     def zero_grad(self) -> None:
         for p in self.parameters():
-            p.grad = 0.0
+            p.grad = 0.0 if isinstance(p, Value) else None
+
+    def train(self, mode: bool = True) -> Module:
+        """Sets training mode here and in every sub-module (eval() clears it)."""
+        self.training = mode
+        for attr in vars(self).values():
+            for m in attr if isinstance(attr, (list, tuple)) else [attr]:
+                if isinstance(m, Module):
+                    m.train(mode)
+        return self
+
+    def eval(self) -> Module:
+        return self.train(False)
+
+    def state_dict(self) -> dict[str, np.ndarray]:
+        """A copy of every parameter, by name."""
+        return {name: np.array(p.data, copy=True) for name, p in self.named_parameters()}
+
+    def load_state_dict(self, state: dict[str, np.ndarray]) -> None:
+        """Copies `state` into the parameters; names and shapes must match exactly."""
+        params = dict(self.named_parameters())
+        missing, unexpected = sorted(params.keys() - state.keys()), sorted(state.keys() - params.keys())
+        if missing or unexpected:
+            raise KeyError(f"load_state_dict: missing {missing}, unexpected {unexpected}; "
+                           "the state must come from a module of the same architecture")
+        for name, p in params.items():
+            value = np.asarray(state[name])
+            if value.shape != np.shape(p.data):
+                raise ValueError(f"load_state_dict: {name} has shape {np.shape(p.data)} in the "
+                                 f"module but {value.shape} in the state")
+            if isinstance(p, Value):
+                p.data = float(value)
+            else:
+                p.data[...] = value
+
+
+def _named(attr, name: str):
+    if isinstance(attr, Module):
+        yield from attr.named_parameters(name + ".")
+    elif isinstance(attr, Value) or (isinstance(attr, Tensor) and attr.requires_grad):
+        yield name, attr
+    elif isinstance(attr, (list, tuple)):
+        for i, item in enumerate(attr):
+            yield from _named(item, f"{name}.{i}")
 
 
 class Neuron(Module):
@@ -48,9 +106,6 @@ class Neuron(Module):
         y = sum((wi * xi for wi, xi in zip(self.w, x)), self.b)
         return y if self.act == "linear" else getattr(y, self.act)()
 
-    def parameters(self) -> list[Value]:
-        return self.w + [self.b]
-
     def __repr__(self):
         return f"Neuron({len(self.w)}, act={self.act!r})"
 
@@ -64,9 +119,6 @@ class Layer(Module):
 
     def __call__(self, x: Sequence) -> list[Value]:
         return [n(x) for n in self.neurons]
-
-    def parameters(self) -> list[Value]:
-        return [p for n in self.neurons for p in n.parameters()]
 
     def __repr__(self):
         return f"Layer([{', '.join(map(repr, self.neurons))}])"
@@ -94,8 +146,131 @@ class MLP(Module):
             x = layer(x)
         return x[0] if len(x) == 1 else x  # one output: a Value, not a list
 
-    def parameters(self) -> list[Value]:
-        return [p for layer in self.layers for p in layer.parameters()]
-
     def __repr__(self):
         return f"MLP of [{', '.join(map(repr, self.layers))}]"
+
+
+# ---- tensor layers -----------------------------------------------------------------
+
+
+class Linear(Module):
+    """y = x @ W + b: (batch, in) -> (batch, out).
+
+    Args:
+        init: "he" draws W from N(0, 2/in), which keeps the variance of ReLU
+            activations steady from layer to layer; "xavier" draws it uniform in
+            +-sqrt(6/(in+out)), for tanh and sigmoid.
+        rng: a numpy Generator, for seeding; `seed` makes one when rng is None.
+    """
+
+    def __init__(self, fan_in: int, fan_out: int, init: str = "he", seed: int = 0,
+                 rng: np.random.Generator | None = None, dtype=np.float32):
+        rng = rng if rng is not None else np.random.default_rng(seed)
+        if init == "he":
+            W = rng.standard_normal((fan_in, fan_out)) * np.sqrt(2.0 / fan_in)
+        elif init == "xavier":
+            bound = np.sqrt(6.0 / (fan_in + fan_out))
+            W = rng.uniform(-bound, bound, (fan_in, fan_out))
+        else:
+            raise ValueError(f"Linear: unknown init {init!r}; use 'he' or 'xavier'")
+        self.W = Tensor(W, requires_grad=True, dtype=dtype)
+        self.b = Tensor(np.zeros(fan_out), requires_grad=True, dtype=dtype)
+
+    def __call__(self, x: Tensor) -> Tensor:
+        if x.shape[-1] != self.W.shape[0]:
+            raise ValueError(f"Linear: input has shape {x.shape} but the layer expects "
+                             f"{self.W.shape[0]} features in the last axis")
+        return x @ self.W + self.b
+
+    def __repr__(self):
+        return f"Linear({self.W.shape[0]}, {self.W.shape[1]})"
+
+
+class ReLU(Module):
+    def __call__(self, x: Tensor) -> Tensor:
+        return x.relu()
+
+
+class Sigmoid(Module):
+    def __call__(self, x: Tensor) -> Tensor:
+        return x.sigmoid()
+
+
+class Tanh(Module):
+    def __call__(self, x: Tensor) -> Tensor:
+        return x.tanh()
+
+
+class Sequential(Module):
+    """Applies its modules in order."""
+
+    def __init__(self, *layers: Module):
+        self.layers = list(layers)
+
+    def __call__(self, x: Tensor) -> Tensor:
+        for layer in self.layers:
+            x = layer(x)
+        return x
+
+    def __repr__(self):
+        return "Sequential(" + ", ".join(map(repr, self.layers)) + ")"
+
+
+def mlp(sizes: Sequence[int], act: str = "relu", init: str = "he", seed: int = 0,
+        dtype=np.float32) -> Sequential:
+    """Linear layers of the given sizes with `act` between them and a linear
+    output: mlp([784, 512, 512, 512, 10]) is the lecture's MNIST model."""
+    acts = {"relu": ReLU, "sigmoid": Sigmoid, "tanh": Tanh}
+    if act not in acts:
+        raise ValueError(f"mlp: unknown activation {act!r}; choose one of {sorted(acts)}")
+    rng = np.random.default_rng(seed)
+    layers: list[Module] = []
+    for i in range(len(sizes) - 1):
+        layers.append(Linear(sizes[i], sizes[i + 1], init, rng=rng, dtype=dtype))
+        if i < len(sizes) - 2:
+            layers.append(acts[act]())
+    return Sequential(*layers)
+
+
+# ---- losses ----------------------------------------------------------------------------
+
+
+def mse(pred: Tensor, target) -> Tensor:
+    """Mean squared error, mean over every entry."""
+    target = target if isinstance(target, Tensor) else Tensor(np.asarray(target), dtype=pred.dtype)
+    if pred.shape != target.shape:
+        raise ValueError(f"mse: prediction shape {pred.shape} and target shape {target.shape} "
+                         "differ; reshape one of them")
+    return ((pred - target) ** 2).mean()
+
+
+def cross_entropy(logits: Tensor, targets) -> Tensor:
+    """-mean_i log softmax(logits_i)[targets_i], fused with log-softmax.
+
+    Args:
+        logits: (batch, classes) scores.
+        targets: (batch,) integer labels in [0, classes).
+
+    The gradient is (softmax(logits) - onehot(targets)) / batch, computed from the
+    stable log-softmax, so huge logits give neither inf nor nan.
+    """
+    y = targets.data if isinstance(targets, Tensor) else np.asarray(targets)
+    if logits.ndim != 2 or y.shape != (logits.shape[0],):
+        raise ValueError(f"cross_entropy: logits {logits.shape} and targets {y.shape}; expected "
+                         "logits (batch, classes) and targets (batch,)")
+    if y.dtype.kind not in "iu" or (y.size and (y.min() < 0 or y.max() >= logits.shape[1])):
+        raise ValueError(f"cross_entropy: targets must be integer labels in [0, {logits.shape[1]}), "
+                         f"got dtype {y.dtype} with range [{y.min() if y.size else ''}, "
+                         f"{y.max() if y.size else ''}]")
+    z = logits.data
+    shifted = z - z.max(axis=1, keepdims=True)
+    logp = shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
+    rows = np.arange(len(y))
+    loss = -logp[rows, y].mean()
+
+    def backward(g):  # (softmax - onehot) / batch
+        grad = np.exp(logp)
+        grad[rows, y] -= 1.0
+        return (grad * (g / len(y)),)
+
+    return Tensor._make(np.asarray(loss, dtype=z.dtype), (logits,), "cross_entropy", backward)

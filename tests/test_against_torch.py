@@ -51,3 +51,46 @@ def test_mlp_gradients_match_torch_float64():
         for i, n in enumerate(layer.neurons):
             assert [w.grad for w in n.w] == pytest.approx(W.grad[i].tolist(), rel=1e-10, abs=1e-12)
             assert n.b.grad == pytest.approx(b.grad[i].item(), rel=1e-10, abs=1e-12)
+
+
+def test_tensor_mlp_forward_backward_and_cross_entropy_match_torch_float64():
+    import numpy as np
+    from minidl.nn import cross_entropy, mlp
+    from minidl.tensor import Tensor
+
+    rng = np.random.default_rng(0)
+    x, y = rng.standard_normal((16, 20)), rng.integers(0, 10, 16)
+    model = mlp([20, 32, 32, 10], seed=0, dtype=np.float64)
+    loss = cross_entropy(model(Tensor(x)), y)
+    loss.backward()
+
+    params = [torch.tensor(p.data, requires_grad=True) for p in model.parameters()]
+    h = torch.tensor(x)
+    for k in range(0, len(params), 2):
+        h = h @ params[k] + params[k + 1]
+        h = h.relu() if k < len(params) - 2 else h
+    ref = torch.nn.functional.cross_entropy(h, torch.tensor(y))
+    ref.backward()
+    assert loss.item() == pytest.approx(ref.item(), rel=1e-12)
+    for p, q in zip(model.parameters(), params):
+        assert np.abs(p.grad - q.grad.numpy()).max() < 1e-10
+
+
+def test_tensor_ops_match_torch_float64():
+    import numpy as np
+    from minidl.tensor import Tensor
+
+    rng = np.random.default_rng(1)
+    a, b = rng.standard_normal((3, 4)), rng.uniform(0.5, 2.0, (4,))
+    ours = [Tensor(a, requires_grad=True), Tensor(b, requires_grad=True)]
+    theirs = [torch.tensor(a, requires_grad=True), torch.tensor(b, requires_grad=True)]
+
+    out = (lambda x, w: (((x * w - w.log() + (x / w).tanh()).sigmoid() ** 2).log_softmax(axis=1)
+                         + (x @ w.reshape(4, 1)).relu()).sum())(*ours)
+    ref = (lambda x, w: (((x * w - w.log() + (x / w).tanh()).sigmoid() ** 2).log_softmax(dim=1)
+                         + (x @ w.reshape(4, 1)).relu()).sum())(*theirs)
+    out.backward()
+    ref.backward()
+    assert out.item() == pytest.approx(ref.item(), rel=1e-12)
+    for p, q in zip(ours, theirs):
+        assert np.abs(p.grad - q.grad.numpy()).max() < 1e-10

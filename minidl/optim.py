@@ -1,0 +1,138 @@
+"""Optimizers and learning-rate schedules.
+
+SGD with momentum is written as in the CS348K slides:
+
+    vel = mu * vel - step_size * grad
+    w   = w + vel
+
+Adagrad divides each weight's step by the root of its summed squared gradients,
+so weights with large or frequent gradients take smaller steps. The optimizers
+work on Tensors and on scalar Values alike (they only use `.data` and `.grad`).
+"""
+from __future__ import annotations
+
+import math
+from typing import Iterable
+
+import numpy as np
+
+
+class Optimizer:
+    """Holds the parameters and the learning rate `lr` (a schedule may change it)."""
+
+    def __init__(self, params: Iterable, lr: float):
+        self.params = list(params)
+        if not self.params:
+            raise ValueError(f"{type(self).__name__}: no parameters given; pass model.parameters()")
+        if lr <= 0:
+            raise ValueError(f"{type(self).__name__}: learning rate {lr} must be positive")
+        self.lr = lr
+
+    def zero_grad(self) -> None:
+        for p in self.params:
+            p.grad = None if isinstance(p.data, np.ndarray) else 0.0
+
+    def _grads(self):
+        """(index, parameter, gradient) for every parameter that has a gradient."""
+        for i, p in enumerate(self.params):
+            if p.grad is not None:
+                yield i, p, p.grad
+
+
+class SGD(Optimizer):
+    """vel = momentum * vel - lr * (grad + weight_decay * w);  w += vel.
+
+    With momentum 0 this is plain SGD, w -= lr * grad.
+    """
+
+    def __init__(self, params: Iterable, lr: float, momentum: float = 0.0, weight_decay: float = 0.0):
+        super().__init__(params, lr)
+        if not 0.0 <= momentum < 1.0:
+            raise ValueError(f"SGD: momentum {momentum} must be in [0, 1)")
+        self.momentum, self.weight_decay = momentum, weight_decay
+        self.vel = [np.zeros_like(p.data) for p in self.params]  # velocity per weight
+
+    def step(self) -> None:
+        mu, wd = self.momentum, self.weight_decay
+        for i, p, grad in self._grads():
+            if wd:
+                grad = grad + wd * p.data
+            vel = self.vel[i]
+            vel *= mu
+            vel -= self.lr * grad  # in place: no new arrays per step
+            p.data += vel
+
+
+class Adagrad(Optimizer):
+    """cache += grad^2;  w -= lr * grad / (sqrt(cache) + eps)."""
+
+    def __init__(self, params: Iterable, lr: float = 0.01, eps: float = 1e-10,
+                 weight_decay: float = 0.0):
+        super().__init__(params, lr)
+        self.eps, self.weight_decay = eps, weight_decay
+        self.cache = [np.zeros_like(p.data) for p in self.params]  # summed squared gradients
+
+    def step(self) -> None:
+        for i, p, grad in self._grads():
+            if self.weight_decay:
+                grad = grad + self.weight_decay * p.data
+            cache = self.cache[i]
+            cache += grad * grad
+            p.data -= self.lr * grad / (np.sqrt(cache) + self.eps)
+
+
+# ---- schedules: step number (from 0) -> learning rate ------------------------------
+
+
+class Constant:
+    """The same learning rate at every step."""
+
+    def __init__(self, lr: float):
+        self.lr = lr
+
+    def __call__(self, step: int) -> float:
+        return self.lr
+
+
+class StepDecay:
+    """lr * gamma ** (step // every): multiply by gamma every `every` steps."""
+
+    def __init__(self, lr: float, every: int, gamma: float = 0.1):
+        if every < 1:
+            raise ValueError(f"StepDecay: every = {every}; it must be at least 1 step")
+        self.lr, self.every, self.gamma = lr, every, gamma
+
+    def __call__(self, step: int) -> float:
+        return self.lr * self.gamma ** (step // self.every)
+
+
+class LinearWarmup:
+    """Grows linearly from lr / warmup to lr over `warmup` steps, then follows `after`
+    (a schedule; constant lr when None). Large-batch training uses it so that the
+    first steps, taken with random weights, are not too large."""
+
+    def __init__(self, lr: float, warmup: int, after=None):
+        if warmup < 1:
+            raise ValueError(f"LinearWarmup: warmup = {warmup}; it must be at least 1 step")
+        self.lr, self.warmup, self.after = lr, warmup, after or Constant(lr)
+
+    def __call__(self, step: int) -> float:
+        if step < self.warmup:
+            return self.lr * (step + 1) / self.warmup
+        return self.after(step - self.warmup)
+
+
+def scale_lr(base_lr: float, base_batch: int, batch: int) -> float:
+    """The linear scaling rule: multiply the batch by k, multiply the learning rate by k."""
+    if base_batch < 1 or batch < 1:
+        raise ValueError(f"scale_lr: batch sizes must be positive, got {base_batch} and {batch}")
+    return base_lr * batch / base_batch
+
+
+def set_lr(optimizer: Optimizer, schedule, step: int) -> float:
+    """Sets the optimizer's learning rate from the schedule; returns it."""
+    lr = schedule(step)
+    if not math.isfinite(lr) or lr <= 0:
+        raise ValueError(f"set_lr: the schedule gave lr = {lr} at step {step}; it must be positive")
+    optimizer.lr = lr
+    return lr

@@ -1,0 +1,110 @@
+"""Optimizers follow their formulas step by step; schedules give the documented rates."""
+import numpy as np
+import pytest
+
+from minidl.engine import Value
+from minidl.optim import SGD, Adagrad, Constant, LinearWarmup, StepDecay, scale_lr, set_lr
+from minidl.tensor import Tensor
+
+
+def quadratic_grads(w):
+    return 2.0 * w  # gradient of sum(w^2)
+
+
+def test_sgd_momentum_matches_the_slide_formula():
+    w = Tensor(np.array([1.0, -2.0]), requires_grad=True)
+    opt = SGD([w], lr=0.1, momentum=0.9)
+    w_ref, vel = np.array([1.0, -2.0]), np.zeros(2)
+    for _ in range(5):
+        w.grad = quadratic_grads(w.data)
+        opt.step()
+        vel = 0.9 * vel - 0.1 * quadratic_grads(w_ref)  # vel = mu vel - step_size grad
+        w_ref = w_ref + vel                              # w = w + vel
+    assert np.allclose(w.data, w_ref, rtol=0, atol=1e-15)
+
+
+def test_sgd_without_momentum_is_plain_gradient_descent():
+    w = Tensor(np.array([3.0]), requires_grad=True)
+    w.grad = np.array([2.0])
+    SGD([w], lr=0.5).step()
+    assert w.data.tolist() == [2.0]
+
+
+def test_weight_decay_adds_lambda_w_to_the_gradient():
+    w = Tensor(np.array([2.0]), requires_grad=True)
+    w.grad = np.array([0.0])
+    SGD([w], lr=0.1, weight_decay=0.5).step()
+    assert w.data.tolist() == pytest.approx([2.0 - 0.1 * 0.5 * 2.0])
+
+
+def test_adagrad_divides_by_root_of_summed_squared_gradients():
+    w = Tensor(np.array([1.0]), requires_grad=True)
+    opt = Adagrad([w], lr=0.1, eps=0.0)
+    w.grad = np.array([3.0]); opt.step()
+    w.grad = np.array([4.0]); opt.step()
+    assert w.data[0] == pytest.approx(1.0 - 0.1 * 3 / 3 - 0.1 * 4 / 5, abs=1e-15)
+
+
+def test_parameters_without_gradient_are_left_alone():
+    a, b = Tensor(np.ones(2), requires_grad=True), Tensor(np.ones(2), requires_grad=True)
+    a.grad = np.ones(2)
+    SGD([a, b], lr=1.0).step()
+    assert a.data.tolist() == [0.0, 0.0] and b.data.tolist() == [1.0, 1.0]
+
+
+def test_optimizers_also_step_scalar_values():
+    v = Value(1.0)
+    v.grad = 0.5
+    opt = SGD([v], lr=0.2, momentum=0.5)
+    opt.step()
+    assert float(v.data) == pytest.approx(0.9)
+    opt.zero_grad()
+    assert v.grad == 0.0
+
+
+def test_zero_grad_clears_tensor_gradients():
+    w = Tensor(np.ones(2), requires_grad=True)
+    w.grad = np.ones(2)
+    SGD([w], lr=0.1).zero_grad()
+    assert w.grad is None
+
+
+def test_sgd_reduces_a_quadratic():
+    w = Tensor(np.array([5.0, -3.0]), requires_grad=True)
+    opt = SGD([w], lr=0.1, momentum=0.5)
+    for _ in range(100):
+        opt.zero_grad()
+        (w * w).sum().backward()
+        opt.step()
+    assert np.abs(w.data).max() < 1e-6
+
+
+def test_schedules_give_documented_rates():
+    assert [Constant(0.1)(s) for s in (0, 100)] == [0.1, 0.1]
+    assert [StepDecay(1.0, every=10, gamma=0.5)(s) for s in (0, 9, 10, 25)] == [1.0, 1.0, 0.5, 0.25]
+    warm = LinearWarmup(0.4, warmup=4, after=StepDecay(0.4, every=2, gamma=0.5))
+    assert [warm(s) for s in range(7)] == pytest.approx([0.1, 0.2, 0.3, 0.4, 0.4, 0.4, 0.2])
+
+
+def test_linear_scaling_rule_multiplies_lr_with_batch():
+    assert scale_lr(0.1, 256, 8192) == pytest.approx(3.2)
+
+
+def test_set_lr_applies_schedule_and_rejects_bad_rates():
+    w = Tensor(np.ones(1), requires_grad=True)
+    opt = SGD([w], lr=1.0)
+    assert set_lr(opt, StepDecay(1.0, every=1, gamma=0.5), 2) == 0.25 and opt.lr == 0.25
+    with pytest.raises(ValueError, match="lr = 0"):
+        set_lr(opt, lambda s: 0.0, 3)
+
+
+@pytest.mark.parametrize("make, words", [
+    (lambda: SGD([], lr=0.1), "no parameters"),
+    (lambda: SGD([Value(1.0)], lr=-1), "must be positive"),
+    (lambda: SGD([Value(1.0)], lr=0.1, momentum=1.0), "momentum 1.0"),
+    (lambda: StepDecay(0.1, every=0), "every = 0"),
+    (lambda: scale_lr(0.1, 0, 10), "positive"),
+])
+def test_bad_optimizer_settings_are_named(make, words):
+    with pytest.raises(ValueError, match=words):
+        make()
