@@ -1,0 +1,31 @@
+"""Measuring a classifier: predictions, accuracy and the confusion matrix."""
+from __future__ import annotations
+
+import numpy as np
+
+from minidl.tensor import Tensor, no_grad
+
+
+def predict(model, x: np.ndarray, batch_size: int = 1000) -> np.ndarray:
+    """The argmax class of model(x) for every row of x: (N, features) -> (N,), without a graph."""
+    out = []
+    with no_grad():
+        for start in range(0, len(x), batch_size):
+            out.append(model(Tensor(x[start:start + batch_size])).data.argmax(axis=1))
+    return np.concatenate(out) if out else np.zeros(0, dtype=np.intp)
+
+
+def accuracy(model, x: np.ndarray, y: np.ndarray, batch_size: int = 1000) -> float:
+    """The fraction of rows whose predicted class equals the label."""
+    if len(x) != len(y):
+        raise ValueError(f"accuracy: {len(x)} inputs but {len(y)} labels")
+    return float((predict(model, x, batch_size) == y).mean())
+
+
+def confusion_matrix(pred: np.ndarray, y: np.ndarray, num_classes: int) -> np.ndarray:
+    """counts[i, j] = how many examples of true class i were predicted as j."""
+    if pred.shape != y.shape:
+        raise ValueError(f"confusion_matrix: predictions {pred.shape} and labels {y.shape} differ")
+    counts = np.zeros((num_classes, num_classes), dtype=np.int64)
+    np.add.at(counts, (y, pred), 1)
+    return counts
