@@ -1,8 +1,10 @@
 """minidl: a course from the chain rule to distributed training.
 
 The layers, each importing only the ones before it:
-`engine` (scalar autograd), `gradcheck`, `nn` (networks of Values),
-`data` (data sets made offline), `viz` (pictures) and `exercises` (checks).
+`engine` (scalar autograd), `gradcheck` (central differences), `tensor` (the same
+engine over numpy arrays), `nn` and `optim` (networks, losses, optimizers,
+schedules), `data` (toy sets, MNIST and its bundled subset, batches, shards),
+`metrics`, `viz` (pictures), `exercises` (checks) and `bench` (benchmarks).
 """
 from minidl.engine import Value
 
