@@ -29,6 +29,9 @@ class Module:
 
     training = True
 
+    def __repr__(self):
+        return f"{type(self).__name__}()"
+
     def named_parameters(self, prefix: str = "") -> Iterator[tuple[str, Value | Tensor]]:
         for name, attr in vars(self).items():
             yield from _named(attr, prefix + name)
