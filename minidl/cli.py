@@ -2,11 +2,16 @@
 
     minidl --version     the installed version
     minidl lessons       the course's lessons, in order, with where they are
+    minidl teach release SRC DEST
+                         the student notebooks, made from the master lessons
+    minidl teach grade SUBMISSIONS --master SRC --out grades.csv
+                         run every submission against the master's checks
 """
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -31,13 +36,58 @@ def _first_heading(path: Path) -> str:
     return ""
 
 
+def _default_cache() -> Path:
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "minidl" / "masters"
+
+
+def _add_teach(sub: argparse._SubParsersAction) -> None:
+    teach = sub.add_parser("teach", help="release the exercises to students and grade them")
+    what = teach.add_subparsers(dest="teach_command", required=True)
+    rel = what.add_parser("release", help="make the student notebooks from the masters")
+    rel.add_argument("src", type=Path, help="the folder of master lessons (lessons/) or one master notebook")
+    rel.add_argument("dest", type=Path, help="the folder to write the student notebooks into")
+    gr = what.add_parser("grade", help="grade SUBMISSIONS/<student>/<lesson>.ipynb into a CSV")
+    gr.add_argument("submissions", type=Path, help="one folder per student")
+    gr.add_argument("--master", type=Path, required=True, help="the folder of masters, or one master")
+    gr.add_argument("--out", type=Path, default=Path("grades.csv"), help="the CSV to write (grades.csv)")
+    gr.add_argument("--timeout", type=float, default=300, help="seconds each notebook may run (300)")
+    gr.add_argument("--jobs", type=int, default=1, help="notebooks run at once (1); each needs a core")
+    gr.add_argument("--cache", type=Path, default=_default_cache(),
+                    help="where the masters' runs are cached (~/.cache/minidl/masters)")
+    gr.add_argument("--no-cache", action="store_true", help="run the masters again")
+
+
+def _teach(args: argparse.Namespace) -> int:
+    from minidl.exercises.cells import TeachError  # imported here: `minidl lessons` stays fast
+    try:
+        if args.teach_command == "release":
+            from minidl.exercises.release import release
+            for path in release(args.src, args.dest):
+                print(path)
+            return 0
+        from minidl.exercises.grade import grade
+        grade(args.submissions, args.master, args.out, timeout=args.timeout, jobs=args.jobs,
+              cache_dir=None if args.no_cache else args.cache)
+        print(f"grades written to {args.out}")
+        return 0
+    except TeachError as e:  # the instructor's mistake: say what and how to fix it
+        print(f"minidl teach {args.teach_command}: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"minidl teach {args.teach_command}: interrupted; no grades written", file=sys.stderr)
+        return 130
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="minidl", description="The minidl course: "
                                      "from the chain rule to distributed training.")
     parser.add_argument("--version", action="version", version=f"minidl {__version__}")
     sub = parser.add_subparsers(dest="command")
     sub.add_parser("lessons", help="list the lessons in order")
+    _add_teach(sub)
     args = parser.parse_args(argv)
+    if args.command == "teach":
+        return _teach(args)
     if args.command == "lessons":
         folder = lessons_dir()
         if folder is None:

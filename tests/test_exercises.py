@@ -64,3 +64,32 @@ def test_close_compares_numbers_sequences_arrays_and_values():
     assert close(np.ones((2, 2)), np.ones((2, 2)), 1e-9) and not close(np.ones(3), np.ones((3, 1)), 1e-9)
     assert close(Value(2.0), 2.0, 1e-9)
     assert not close("2", 2.0, 1e-9) and not close([1.0], [1.0, 2.0], 1e-9)
+
+
+def test_result_that_cannot_be_compared_is_wrong_not_a_crash(capsys):
+    assert check_value("t.11", ["a", [1.0, 2.0]], np.ones(2)).points == 0
+    r = check("t.12", lambda: ["a", "b"], cases=[()], expected=[np.ones(2)])
+    assert r.points == 0 and "got:      ['a', 'b']" in capsys.readouterr().out
+
+
+def test_sys_exit_in_student_code_is_reported_not_raised(capsys):
+    import sys
+    r = check("t.13", lambda: sys.exit(3), cases=[()], expected=[1.0])
+    assert r.points == 0 and "SystemExit" in capsys.readouterr().out
+
+
+def test_object_whose_repr_raises_still_gets_feedback(capsys):
+    class Weird:
+        def __repr__(self):
+            raise RuntimeError("no repr")
+    assert check_value("t.14", Weird(), 1.0).points == 0
+    assert "<a Weird that cannot be printed>" in capsys.readouterr().out
+
+
+def test_failed_check_raises_only_when_asked_to_for_nbgrader(monkeypatch, capsys):
+    assert check_value("t.15", 2.0, 3.0).points == 0  # the default: feedback, no exception
+    monkeypatch.setenv("MINIDL_CHECKS_RAISE", "1")
+    assert check_value("t.16", 3.0, 3.0).passed
+    with pytest.raises(AssertionError, match="expected: 3"):
+        check_value("t.17", 2.0, 3.0)
+    assert results()[-1].exercise == "t.17" and "t.17" in capsys.readouterr().out

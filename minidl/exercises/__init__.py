@@ -6,10 +6,17 @@ was expected, what came back, and a hint. It never raises: an exception in the
 student's code is reported as feedback, so the notebook keeps running.
 
     check("01.2 max gate", max_gate_backward, cases=[(3.0, 1.0, 2.0)], expected=[(2.0, 0.0)])
+
+`results()` is how the grader reads the points: `minidl teach` (release.py, grade.py)
+releases the lessons to students and grades their notebooks with these checks.
+nbgrader instead gives a check cell its points unless the cell raises; with the
+environment variable MINIDL_CHECKS_RAISE=1 a failed check raises AssertionError
+(after printing its feedback), so that `nbgrader autograde` scores such a cell 0.
 """
 from __future__ import annotations
 
 import math
+import os
 import random
 import traceback
 from dataclasses import dataclass
@@ -20,6 +27,7 @@ import numpy as np
 __all__ = ["CheckResult", "check", "check_value", "results"]
 
 _RESULTS: list["CheckResult"] = []
+RAISE_ENV = "MINIDL_CHECKS_RAISE"  # set to 1 under `nbgrader autograde`: a failed check then raises
 
 
 @dataclass
@@ -73,7 +81,22 @@ def close(got: Any, expected: Any, tol: float) -> bool:
     return got == expected
 
 
+def _matches(got: Any, expected: Any, tol: float) -> bool:
+    """close(), except that a result that cannot even be compared is wrong, not a crash."""
+    try:
+        return close(got, expected, tol)
+    except Exception:  # e.g. a ragged list where an array is expected
+        return False
+
+
 def _show(x: Any) -> str:
+    try:
+        return _show_unguarded(x)
+    except Exception:  # a student's object whose repr raises still gets feedback
+        return f"<a {type(x).__name__} that cannot be printed>"
+
+
+def _show_unguarded(x: Any) -> str:
     if isinstance(x, float):
         return f"{x:.6g}"
     if isinstance(x, (list, tuple)):
@@ -102,6 +125,8 @@ def _record(name: str, points: float, max_points: float, feedback: str) -> Check
     result = CheckResult(name, points, max_points, feedback)
     _RESULTS.append(result)
     print(feedback)
+    if points < max_points and os.environ.get(RAISE_ENV) == "1":  # nbgrader scores a cell 0 only if it raises
+        raise AssertionError(feedback)
     return result
 
 
@@ -134,10 +159,10 @@ def check(name: str, student: Callable, reference: Callable | None = None,
         want = answers[i] if i < len(answers) and expected is not None else reference(*args)
         try:
             got = student(*args)
-        except Exception as e:  # a student's bug is feedback, not a crash
+        except (Exception, SystemExit) as e:  # a student's bug, even sys.exit(), is feedback, not a crash
             return _record(name, 0, points, f"[{name}] 0/{points} points. On input ({shown}) "
                            f"{_student_error(e)}" + (f"\n  hint: {hint}" if hint else ""))
-        if not close(got, want, tol):
+        if not _matches(got, want, tol):
             return _record(name, 0, points, f"[{name}] 0/{points} points. Wrong result on input ({shown})"
                            f"\n  expected: {_show(want)}\n  got:      {_show(got)}"
                            + (f"\n  hint: {hint}" if hint else ""))
@@ -151,7 +176,7 @@ def check_value(name: str, got: Any, expected: Any, points: float = 1, tol: floa
     if _unanswered(got):
         return _record(name, 0, points, f"[{name}] 0/{points} points: no answer yet; "
                        "replace the placeholder with your value")
-    if not close(got, expected, tol):
+    if not _matches(got, expected, tol):
         return _record(name, 0, points, f"[{name}] 0/{points} points.\n  expected: {_show(expected)}"
                        f"\n  got:      {_show(got)}" + (f"\n  hint: {hint}" if hint else ""))
     return _record(name, points, points, f"[{name}] {points}/{points} points: {_show(got)} is right.")
