@@ -31,30 +31,39 @@ def _where(cell: dict, index: int) -> str:
     return f"cell {index}" + (f" ({gid})" if gid else "")
 
 
+def _replace_regions(text: str, begin: str, end: str, stub: str | None,
+                     where: str) -> tuple[str, bool]:
+    """`text` with each region from a `begin` line to an `end` line (markers
+    included) replaced by `stub`, indented as the begin line, or removed when
+    stub is None. Returns (the new text, whether any region was found)."""
+    out: list[str] = []
+    inside = found = False
+    for line in text.split("\n"):
+        if begin in line:
+            if inside:
+                raise TeachError(f"{where}: a second {begin!r} before {end!r}")
+            inside = found = True
+            if stub is not None:
+                indent = re.match(r"\s*", line).group(0)
+                out.extend(indent + stub_line for stub_line in stub.split("\n"))
+        elif end in line:
+            if not inside:
+                raise TeachError(f"{where}: {end!r} without a {begin!r} above it")
+            inside = False
+        elif not inside:
+            out.append(line)
+    if inside:
+        raise TeachError(f"{where}: {begin!r} is never closed by {end!r}")
+    return "\n".join(out), found
+
+
 def replace_solutions(text: str, stub: str, where: str = "a cell") -> tuple[str, bool]:
     """`text` with each solution region replaced by `stub`, indented as its BEGIN line.
 
     Returns:
         (the new text, whether any region was found).
     """
-    out: list[str] = []
-    inside = found = False
-    for line in text.split("\n"):
-        if BEGIN_SOLUTION in line:
-            if inside:
-                raise TeachError(f"{where}: a second {BEGIN_SOLUTION!r} before {END_SOLUTION!r}")
-            inside = found = True
-            indent = re.match(r"\s*", line).group(0)
-            out.extend(indent + stub_line for stub_line in stub.split("\n"))
-        elif END_SOLUTION in line:
-            if not inside:
-                raise TeachError(f"{where}: {END_SOLUTION!r} without a {BEGIN_SOLUTION!r} above it")
-            inside = False
-        elif not inside:
-            out.append(line)
-    if inside:
-        raise TeachError(f"{where}: {BEGIN_SOLUTION!r} is never closed by {END_SOLUTION!r}")
-    return "\n".join(out), found
+    return _replace_regions(text, BEGIN_SOLUTION, END_SOLUTION, stub, where)
 
 
 def remove_hidden_tests(text: str, where: str = "a cell") -> tuple[str, bool]:
@@ -63,22 +72,7 @@ def remove_hidden_tests(text: str, where: str = "a cell") -> tuple[str, bool]:
     Returns:
         (the new text, whether any region was found).
     """
-    out: list[str] = []
-    inside = found = False
-    for line in text.split("\n"):
-        if BEGIN_HIDDEN in line:
-            if inside:
-                raise TeachError(f"{where}: a second {BEGIN_HIDDEN!r} before {END_HIDDEN!r}")
-            inside = found = True
-        elif END_HIDDEN in line:
-            if not inside:
-                raise TeachError(f"{where}: {END_HIDDEN!r} without a {BEGIN_HIDDEN!r} above it")
-            inside = False
-        elif not inside:
-            out.append(line)
-    if inside:
-        raise TeachError(f"{where}: {BEGIN_HIDDEN!r} is never closed by {END_HIDDEN!r}")
-    text = "\n".join(out)
+    text, found = _replace_regions(text, BEGIN_HIDDEN, END_HIDDEN, None, where)
     return (text.rstrip() if found else text), found  # no blank tail where the tests were
 
 
