@@ -12,10 +12,9 @@ that they compute the same loss. The thread count is set for the BLAS library
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 
-THREAD_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
+from minidl.bench import set_blas_threads
 
 
 def _args(argv):
@@ -29,9 +28,7 @@ def _args(argv):
 
 def main(argv=None) -> int:
     args = _args(argv)
-    if "numpy" not in sys.modules:  # BLAS reads these once, when numpy loads
-        for var in THREAD_VARS:
-            os.environ[var] = str(args.threads)
+    set_blas_threads(args.threads)
     import statistics
     import time
     import tracemalloc

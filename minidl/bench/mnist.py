@@ -9,8 +9,9 @@ for testing). With --root it reads the four MNIST IDX files from DIR, the full
 from __future__ import annotations
 
 import argparse
-import os
 import sys
+
+from minidl.bench import set_blas_threads
 
 
 def main(argv=None) -> int:
@@ -23,9 +24,7 @@ def main(argv=None) -> int:
     parser.add_argument("--threads", type=int, default=1, help="BLAS threads")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
-    if "numpy" not in sys.modules:  # BLAS reads these once, when numpy loads
-        for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
-            os.environ[var] = str(args.threads)
+    set_blas_threads(args.threads)
     import time
 
     from minidl.data import batches, flatten_images, load_mnist
