@@ -51,7 +51,7 @@ class Tensor:
     """An array that records how it was computed, so that `backward()` can set
     `.grad = dL/d(self)` on every tensor with `requires_grad`."""
 
-    __slots__ = ("data", "grad", "requires_grad", "_prev", "_backward", "_op")
+    __slots__ = ("data", "grad", "requires_grad", "_prev", "_backward", "_op", "_hooks")
 
     def __init__(self, data, requires_grad: bool = False, dtype=None):
         if isinstance(data, Tensor):
@@ -71,6 +71,7 @@ class Tensor:
         self._prev: tuple = ()
         self._backward = None
         self._op = ""
+        self._hooks: tuple = ()
 
     # ---- basics ----------------------------------------------------------------
     shape = property(lambda self: self.data.shape)
@@ -90,6 +91,16 @@ class Tensor:
 
     def item(self) -> float:
         return self.data.item()
+
+    def register_hook(self, fn):
+        """Calls `fn(self)` during `backward()` as soon as `self.grad` is final, before
+        the pass goes on to earlier layers; data parallelism starts communicating
+        there. Returns a function that removes the hook."""
+        self._hooks = (*self._hooks, fn)
+
+        def remove():
+            self._hooks = tuple(h for h in self._hooks if h is not fn)
+        return remove
 
     def detach(self) -> Tensor:
         """The same data, cut from the graph."""
@@ -303,6 +314,8 @@ class Tensor:
                 continue
             if not node._prev:
                 node.grad = g.astype(node.dtype) if node.grad is None else node.grad + g
+                for hook in node._hooks:  # every contribution is in: the gradient is final
+                    hook(node)
                 continue
             for parent, pg in zip(node._prev, node._backward(g)):
                 if pg is not None and parent.requires_grad:

@@ -1,0 +1,176 @@
+"""The alpha-beta model of communication time, and a fit of alpha and beta.
+
+Sending one message of n bytes takes  T = alpha + n * beta:  alpha is the latency
+(seconds per message), beta the inverse bandwidth (seconds per byte). An algorithm's
+cost counts the messages on its critical path and the bytes each rank sends
+(P ranks, n bytes of gradients each):
+
+    ring                2(P-1) alpha + 2 (P-1)/P n beta     bandwidth-optimal
+    recursive doubling  lg P alpha   + lg P n beta          latency-optimal
+    naive (via rank 0)  2(P-1) alpha + 2(P-1) n beta         everything through one link
+    parameter server    2P alpha + 2P n/S beta               P pushes and pulls into S shards
+
+The seed's per-iteration communication of batch parallelism against domain
+parallelism, summed over layers i with |W_i| weights (bytes):
+
+    T_comm(batch)  = sum_i 2 (alpha lg P + beta (P-1)/P |W_i|)
+    T_comm(domain) = sum_i (alpha + beta B X_W X_C k_h / 2) + sum_i (alpha + beta B Y_W Y_C k_w / 2)
+                     + T_comm(batch)
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+
+def _check(n, P):
+    if P < 1 or int(P) != P:
+        raise ValueError(f"cost model: P = {P}; the number of ranks is a positive integer")
+    if np.any(np.asarray(n) < 0):
+        raise ValueError(f"cost model: n = {n} bytes; message sizes cannot be negative")
+
+
+def ring_time(n, P: int, alpha: float, beta: float):
+    """Ring allreduce of n bytes on P ranks: 2(P-1) alpha + 2(P-1)/P n beta."""
+    _check(n, P)
+    return 2 * (P - 1) * alpha + 2 * (P - 1) / P * np.asarray(n) * beta
+
+
+def recursive_doubling_time(n, P: int, alpha: float, beta: float):
+    """Recursive doubling: lg P alpha + lg P n beta (lg rounded up; a P that is not
+    a power of two pays two more whole-array messages to fold the extra ranks in)."""
+    _check(n, P)
+    rounds = math.floor(math.log2(P)) if P > 1 else 0
+    extra = 2 if P & (P - 1) else 0
+    return (rounds + extra) * (alpha + np.asarray(n) * beta)
+
+
+def naive_time(n, P: int, alpha: float, beta: float):
+    """Reduce to one rank message by message, then send to each: 2(P-1)(alpha + n beta)."""
+    _check(n, P)
+    return 2 * (P - 1) * (alpha + np.asarray(n) * beta)
+
+
+def parameter_server_time(n, P: int, alpha: float, beta: float, shards: int = 1):
+    """P workers push n bytes and pull n bytes; each of S shards takes n/S of every
+    message, and the shards work in parallel: 2P (alpha + n/S beta)."""
+    _check(n, P)
+    return 2 * P * (alpha + np.asarray(n) / shards * beta)
+
+
+ALGORITHM_TIMES = {"ring": ring_time, "recursive_doubling": recursive_doubling_time,
+                   "naive": naive_time, "parameter_server": parameter_server_time}
+
+
+def t_comm_batch(weight_bytes, P: int, alpha: float, beta: float) -> float:
+    """The seed's T_comm(batch): an allreduce of every layer's weight gradients."""
+    lg = math.log2(P) if P > 1 else 0.0
+    return float(sum(2 * (alpha * lg + beta * (P - 1) / P * w) for w in weight_bytes))
+
+
+@dataclass
+class ConvLayer:
+    """Sizes for the domain-parallel halo exchange (bytes per number in `itemsize`)."""
+    x_w: int   # input width X_W
+    x_c: int   # input channels X_C
+    y_w: int   # output width Y_W
+    y_c: int   # output channels Y_C
+    k_h: int   # kernel height
+    k_w: int   # kernel width
+    weight_bytes: int  # |W_i|
+    itemsize: int = 4
+
+
+def t_comm_domain(layers: list[ConvLayer], B: int, P: int, alpha: float, beta: float) -> float:
+    """The seed's T_comm(domain): halo exchanges of activations (forward) and of
+    errors (backward), plus the same weight-gradient allreduce as batch parallelism."""
+    halo = sum((alpha + beta * B * L.x_w * L.x_c * L.k_h / 2 * L.itemsize)
+               + (alpha + beta * B * L.y_w * L.y_c * L.k_w / 2 * L.itemsize) for L in layers)
+    return float(halo + t_comm_batch([L.weight_bytes for L in layers], P, alpha, beta))
+
+
+@dataclass
+class AlphaBeta:
+    """A fitted model: seconds per message, seconds per byte, and how well it fits."""
+    alpha: float
+    beta: float
+    max_rel_error: float  # largest |model - measured| / measured over the points
+
+    @property
+    def bandwidth(self) -> float:
+        """Bytes per second, 1 / beta."""
+        return 1.0 / self.beta
+
+    def time(self, n) -> np.ndarray:
+        return self.alpha + np.asarray(n) * self.beta
+
+
+def fit_alpha_beta(n_bytes, seconds) -> AlphaBeta:
+    """Least-squares fit of seconds = alpha + n beta over message sizes.
+
+    Each point is weighted by 1 / seconds, so the fit is good in relative terms:
+    the small messages that fix alpha count as much as the large ones that fix beta.
+    """
+    n = np.asarray(n_bytes, dtype=float)
+    t = np.asarray(seconds, dtype=float)
+    if n.shape != t.shape or n.size < 2 or np.unique(n).size < 2:
+        raise ValueError(f"fit_alpha_beta: need at least two different sizes with one time each; "
+                         f"got sizes {n.tolist()} and {t.size} times")
+    if np.any(t <= 0):
+        raise ValueError("fit_alpha_beta: every time must be positive seconds")
+    A = np.stack([np.ones_like(n), n], axis=1) / t[:, None]
+    (alpha, beta), *_ = np.linalg.lstsq(A, np.ones_like(t), rcond=None)
+    alpha, beta = max(alpha, 0.0), max(beta, 1e-15)
+    rel = np.abs(alpha + n * beta - t) / t
+    return AlphaBeta(float(alpha), float(beta), float(rel.max()))
+
+
+def measure_pingpong(comm=None, sizes=(8, 64, 512, 4096, 32768, 262144, 2097152, 8388608),
+                     repeats: int = 20) -> tuple[np.ndarray, np.ndarray]:
+    """One-way message time between ranks 0 and 1: half the median round trip.
+
+    Collective: every rank calls it; ranks other than 0 and 1 only wait at the barriers.
+    Returns (sizes in bytes, seconds), meaningful on rank 0.
+    """
+    if comm is None:
+        from mpi4py import MPI
+        comm = MPI.COMM_WORLD
+    if comm.Get_size() < 2:
+        raise ValueError("measure_pingpong: needs at least 2 ranks; launch with n=2")
+    from mpi4py import MPI
+    rank, times = comm.Get_rank(), []
+    for size in sizes:
+        buf = np.zeros(size, dtype=np.uint8)
+        rounds = []
+        comm.Barrier()
+        for _ in range(repeats + 2):
+            t0 = MPI.Wtime()
+            if rank == 0:
+                comm.Send(buf, dest=1, tag=5)
+                comm.Recv(buf, source=1, tag=5)
+            elif rank == 1:
+                comm.Recv(buf, source=0, tag=5)
+                comm.Send(buf, dest=0, tag=5)
+            rounds.append(MPI.Wtime() - t0)
+        times.append(np.median(rounds[2:]) / 2)
+    return np.asarray(sizes, dtype=float), np.asarray(times)
+
+
+def strong_scaling(compute_seconds: float, gradient_bytes: float, Ps, alpha: float, beta: float,
+                   algorithm: str = "ring") -> dict:
+    """Predicted step time when P ranks split a fixed global batch.
+
+    Compute divides by P (perfect batch parallelism); the allreduce of the whole
+    gradient is added on top. Returns P, step time, speedup and efficiency arrays.
+    """
+    if algorithm not in ALGORITHM_TIMES:
+        raise ValueError(f"strong_scaling: unknown algorithm {algorithm!r}; use one of {list(ALGORITHM_TIMES)}")
+    Ps = np.asarray(list(Ps))
+    comm = np.array([ALGORITHM_TIMES[algorithm](gradient_bytes, int(P), alpha, beta) if P > 1 else 0.0
+                     for P in Ps])
+    step = compute_seconds / Ps + comm
+    speedup = compute_seconds / step
+    return {"P": Ps, "step": step, "compute": compute_seconds / Ps, "comm": comm,
+            "speedup": speedup, "efficiency": speedup / Ps}

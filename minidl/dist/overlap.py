@@ -1,0 +1,178 @@
+"""Overlapping the allreduce with the backward pass, bucket by bucket.
+
+Backward finishes the last layer's gradients first, while it is still working on
+the earlier layers. So instead of one allreduce after backward, the gradients are
+grouped into buckets of about `bucket_bytes` (last layer first), and each bucket's
+non-blocking `Iallreduce` starts from a tensor hook the moment its last gradient
+is final. The loop changes in one line:
+
+    loss.backward()                  # buckets start reducing as they fill
+    reducer.wait()                   # was: allreduce_gradients(params, comm)
+    opt.step()
+
+Buckets start in the same order on every rank (MPI requires collectives to be
+issued in one order), and `wait()` polls with a timeout rather than blocking forever.
+"""
+from __future__ import annotations
+
+import time
+
+import numpy as np
+
+from minidl.timeline import Timeline
+
+
+class Bucket:
+    """A group of parameters reduced together in one flat buffer."""
+
+    def __init__(self, index: int, params: list):
+        self.index, self.params = index, params
+        self.buffer = np.empty(sum(p.data.size for p in params), dtype=params[0].data.dtype)
+        self.ready: set = set()
+        self.request = None
+        self.started = self.finished = None
+
+    @property
+    def nbytes(self) -> int:
+        return self.buffer.nbytes
+
+
+def make_buckets(params, bucket_bytes: int) -> list[Bucket]:
+    """Parameters in reverse order (the order backward finishes them), cut into buckets
+    of at least `bucket_bytes` (the last may be smaller), one dtype per bucket."""
+    if bucket_bytes <= 0:
+        raise ValueError(f"make_buckets: bucket_bytes = {bucket_bytes}; use a positive size in bytes")
+    buckets, current, size = [], [], 0
+    for p in reversed(list(params)):
+        if current and (size >= bucket_bytes or p.data.dtype != current[0].data.dtype):
+            buckets.append(Bucket(len(buckets), current))
+            current, size = [], 0
+        current.append(p)
+        size += p.data.nbytes
+    if current:
+        buckets.append(Bucket(len(buckets), current))
+    return buckets
+
+
+class OverlappedAllreduce:
+    """Averages gradients over `comm` with one `Iallreduce` per bucket, started during backward.
+
+    Args:
+        bucket_bytes: the target bucket size; 0 < bucket_bytes. One huge bucket is
+            the plain allreduce again; tiny buckets pay the latency alpha many times.
+        timeline: if given, records "allreduce" spans on lane "rank R comm" (from the
+            start to when the request was seen complete) and "wait" spans on "rank R".
+        timeout: seconds `wait()` polls before raising TimeoutError.
+    """
+
+    def __init__(self, params, comm=None, bucket_bytes: int = 1 << 20, average: bool = True,
+                 timeline: Timeline | None = None, timeout: float = 60.0):
+        from mpi4py import MPI
+        from minidl.dist.data_parallel import check_same_parameters
+        self.MPI, self.comm = MPI, comm if comm is not None else MPI.COMM_WORLD
+        self.params = list(params)
+        check_same_parameters(self.params, self.comm, op="OverlappedAllreduce")
+        self.buckets = make_buckets(self.params, bucket_bytes)
+        self.average, self.timeline, self.timeout = average, timeline, timeout
+        self.rank, self.P = self.comm.Get_rank(), self.comm.Get_size()
+        self._bucket_of = {id(p): b for b in self.buckets for p in b.params}
+        self._next = 0  # buckets start in index order on every rank
+        self._removers = [p.register_hook(self._on_grad) for p in self.params]
+
+    def _on_grad(self, p) -> None:
+        bucket = self._bucket_of[id(p)]
+        bucket.ready.add(id(p))
+        while self._next < len(self.buckets) and \
+                len(self.buckets[self._next].ready) == len(self.buckets[self._next].params):
+            self._start(self.buckets[self._next])
+        self._progress()
+
+    def _start(self, bucket: Bucket) -> None:
+        offset = 0
+        for p in bucket.params:
+            n = p.data.size
+            bucket.buffer[offset:offset + n] = 0 if p.grad is None else p.grad.reshape(-1)
+            offset += n
+        bucket.started = self.MPI.Wtime()
+        bucket.request = self.comm.Iallreduce(self.MPI.IN_PLACE, bucket.buffer, op=self.MPI.SUM)
+        self._next += 1
+
+    def _progress(self) -> None:
+        """Lets MPI move pending messages (MPICH progresses inside MPI calls) and
+        notes when each request completed."""
+        for b in self.buckets[:self._next]:
+            if b.finished is None and b.request.Test():
+                b.finished = self.MPI.Wtime()
+
+    def wait(self) -> None:
+        """Starts any bucket backward did not fill, waits for all, writes the averages
+        into `.grad`, and resets for the next step."""
+        t0 = self.MPI.Wtime()
+        while self._next < len(self.buckets):  # e.g. parameters unused in this forward
+            self._start(self.buckets[self._next])
+        deadline = time.monotonic() + self.timeout
+        while True:
+            self._progress()
+            pending = [b.index for b in self.buckets if b.finished is None]
+            if not pending:
+                break
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"OverlappedAllreduce.wait: rank {self.rank}: buckets {pending} "
+                                   f"not reduced after {self.timeout:g} s; another rank has probably "
+                                   "stopped or skipped backward")
+            time.sleep(0)  # yield the core to the other ranks when oversubscribed
+        t1 = self.MPI.Wtime()
+        for b in self.buckets:
+            if self.average and self.P > 1:
+                b.buffer /= self.P
+            offset = 0
+            for p in b.params:
+                n = p.data.size
+                p.grad = b.buffer[offset:offset + n].reshape(p.data.shape).copy()
+                offset += n
+            if self.timeline is not None:
+                self.timeline.record(f"rank {self.rank} comm", "allreduce", b.started, b.finished)
+            b.ready.clear()
+            b.request = b.started = b.finished = None
+        if self.timeline is not None:
+            self.timeline.record(f"rank {self.rank}", "wait", t0, t1)
+        self._next = 0
+
+    def close(self) -> None:
+        """Removes the hooks; the parameters go back to plain backward."""
+        for remove in self._removers:
+            remove()
+        self._removers = []
+
+
+def simulate_overlap(backward_times, grad_bytes, bucket_bytes: int, alpha: float, beta: float,
+                     P: int, forward_time: float = 0.0) -> tuple[Timeline, float, float]:
+    """The overlapped step predicted by the ring cost model, with no MPI.
+
+    Args:
+        backward_times: seconds of backward per layer, last layer first.
+        grad_bytes: gradient bytes per layer, in the same order.
+
+    Returns:
+        (timeline, overlapped step time, step time with one allreduce after backward).
+        One communication link: a bucket starts when it is full and the link is free.
+    """
+    from minidl.dist.cost import ring_time
+    tl = Timeline()
+    t = forward_time
+    if forward_time:
+        tl.record("compute", "forward", 0.0, forward_time)
+    link_free, size, total_bytes = 0.0, 0, 0
+    for k, (dt, nbytes) in enumerate(zip(backward_times, grad_bytes)):
+        tl.record("compute", "backward", t, t + dt)
+        t += dt
+        size += nbytes
+        total_bytes += nbytes
+        if size >= bucket_bytes or k == len(backward_times) - 1:
+            start = max(t, link_free)
+            link_free = start + ring_time(size, P, alpha, beta)
+            tl.record("comm", "allreduce", start, link_free)
+            size = 0
+    overlapped = max(t, link_free)
+    plain = t + ring_time(total_bytes, P, alpha, beta)
+    return tl, overlapped, plain

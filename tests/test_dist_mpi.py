@@ -1,0 +1,116 @@
+"""minidl.dist under real MPI: every test starts `mpiexec` as a subprocess with a timeout.
+
+P = 1, 2, 3 and 4 ranks run oversubscribed on a 2-core machine.
+"""
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import minidl.dist as dist
+from minidl.dist import LaunchError, launch
+
+JOBS = Path(__file__).parent / "mpi_jobs"
+RANKS = [1, 2, 3, 4]
+
+
+def test_launch_returns_what_rank_0_printed_and_reported():
+    code = ("from mpi4py import MPI\nimport minidl.dist as d\nc = MPI.COMM_WORLD\n"
+            "s = c.allreduce(c.rank)\nif c.rank == 0:\n    print('sum of ranks', s)\n"
+            "    d.report({'size': c.size, 'sum': s})\n")
+    run = launch(code=code, n=3, timeout=60)
+    assert run.stdout.strip() == "sum of ranks 3"
+    assert run.result == {"size": 3, "sum": 3}
+    assert Path(run.command[0]).parent == Path(sys.executable).parent  # this environment's mpiexec
+
+
+def test_launch_kills_a_hung_job_and_says_so():
+    code = ("from mpi4py import MPI\nimport numpy as np\nc = MPI.COMM_WORLD\n"
+            "if c.rank == 1:\n    c.Recv(np.empty(1), source=0)  # never sent\n")
+    with pytest.raises(LaunchError, match=r"did not finish in 3 s and was killed"):
+        launch(code=code, n=2, timeout=3)
+
+
+def test_launch_reports_the_error_of_a_failing_rank():
+    code = "from mpi4py import MPI\nif MPI.COMM_WORLD.rank == 1:\n    raise ValueError('shape trouble on rank 1')\n"
+    with pytest.raises(LaunchError, match="shape trouble on rank 1"):
+        launch(code=code, n=2, timeout=60)
+
+
+def test_launch_without_mpiexec_gives_the_install_command(monkeypatch, tmp_path):
+    monkeypatch.setattr(sys, "executable", str(tmp_path / "bin" / "python"))
+    with pytest.raises(LaunchError, match=r"pip install mpich"):
+        launch(code="print(1)", n=2)
+
+
+def test_launch_rejects_bad_arguments(tmp_path):
+    with pytest.raises(ValueError, match="positive integer"):
+        launch(code="print(1)", n=0)
+    with pytest.raises(ValueError, match="either a script path or code"):
+        launch()
+    with pytest.raises(FileNotFoundError, match="no script at"):
+        launch(tmp_path / "missing.py", n=1)
+
+
+def test_command_line_launcher_runs_a_script_on_n_ranks(tmp_path):
+    script = tmp_path / "hello.py"
+    script.write_text("import sys\nfrom mpi4py import MPI\nc = MPI.COMM_WORLD\n"
+                      "n = c.allreduce(1)\nif c.rank == 0:\n    print('ranks', n, sys.argv[1:])\n")
+    done = subprocess.run([sys.executable, "-m", "minidl.dist.launch", "-n", "2", "--timeout", "60",
+                           str(script), "a", "--b"], capture_output=True, text=True, timeout=90)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "ranks 2 ['a', '--b']"
+    assert "RuntimeWarning" not in done.stderr
+
+
+@pytest.mark.parametrize("P", RANKS)
+def test_hand_written_collectives_equal_mpi_allreduce(P):
+    failures = launch(JOBS / "collectives_job.py", n=P, timeout=120).result
+    assert failures == []
+
+
+@pytest.fixture(scope="module")
+def single_process_weights():
+    return launch(JOBS / "data_parallel_job.py", n=1, args=["plain", 0, 2], timeout=120).result
+
+
+@pytest.mark.parametrize("P", RANKS)
+def test_data_parallel_weights_equal_single_process_large_batch(P, single_process_weights):
+    """P ranks with batch 48/P take the steps of one process with batch 48: 10 steps, float64."""
+    run = launch(JOBS / "data_parallel_job.py", n=P, args=["plain", 0, 2], timeout=120).result
+    for rank_weights in run["weights"]:
+        diff = max(np.abs(a - b).max() for a, b in zip(rank_weights, single_process_weights["weights"][0]))
+        assert diff <= 1e-12
+    assert np.allclose(run["losses"], single_process_weights["losses"], rtol=0, atol=1e-12)
+    assert len(run["losses"]) == 10
+
+
+@pytest.mark.parametrize("P,bucket_bytes", [(2, 1), (2, 4000), (3, 10**9), (4, 4000)])
+def test_overlapped_loop_gives_the_weights_of_the_plain_loop(P, bucket_bytes):
+    plain = launch(JOBS / "data_parallel_job.py", n=P, args=["plain", 0, 1], timeout=120).result
+    over = launch(JOBS / "data_parallel_job.py", n=P, args=["overlap", bucket_bytes, 1], timeout=120).result
+    for a_rank, b_rank in zip(plain["weights"], over["weights"]):
+        assert max(np.abs(a - b).max() for a, b in zip(a_rank, b_rank)) <= 1e-12
+
+
+@pytest.mark.parametrize("P,what", [(2, "allreduce"), (3, "broadcast"), (4, "overlap")])
+def test_mismatched_shapes_raise_a_clear_error_on_every_rank(P, what, tmp_path):
+    launch(JOBS / "mismatch_job.py", n=P, args=[tmp_path, what], timeout=60)
+    messages = [(tmp_path / f"rank{r}.txt").read_text() for r in range(P)]
+    for message in messages:
+        assert "ranks hold different parameters" in message
+        assert "rank 1 has 4 parameters and parameter 0 is shape (4, 9) float64" in message
+        assert "rank 0 has 4 and shape (4, 8) float64" in message
+    assert len(set(messages)) == 1  # every rank says the same thing
+
+
+def test_pingpong_fit_gives_positive_latency_and_bandwidth():
+    code = ("import minidl.dist as d\nfrom mpi4py import MPI\n"
+            "n, t = d.measure_pingpong(sizes=(8, 1024, 65536, 1048576), repeats=5)\n"
+            "if MPI.COMM_WORLD.rank == 0:\n    d.report((n, t))\n")
+    n, t = launch(code=code, n=2, timeout=60).result
+    fit = dist.fit_alpha_beta(n, t)
+    assert fit.alpha > 0 and fit.beta > 0
+    assert t[-1] > t[0]  # a megabyte takes longer than 8 bytes
