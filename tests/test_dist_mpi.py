@@ -39,6 +39,13 @@ def test_launch_reports_the_error_of_a_failing_rank():
         launch(code=code, n=2, timeout=60)
 
 
+def test_an_error_on_one_rank_ends_the_job_instead_of_hanging_the_others():
+    code = ("from mpi4py import MPI\nc = MPI.COMM_WORLD\nif c.rank == 0:\n"
+            "    raise RuntimeError('rank 0 gave up')\nc.Barrier()  # the others wait for rank 0\n")
+    with pytest.raises(LaunchError, match="failed with exit code"):
+        launch(code=code, n=3, timeout=60)
+
+
 def test_launch_without_mpiexec_gives_the_install_command(monkeypatch, tmp_path):
     monkeypatch.setattr(sys, "executable", str(tmp_path / "bin" / "python"))
     with pytest.raises(LaunchError, match=r"pip install mpich"):

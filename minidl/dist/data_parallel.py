@@ -62,60 +62,58 @@ def check_same_parameters(params, comm=None, op: str = "allreduce_gradients") ->
     _checked[key] = True
 
 
-class _Buffers:
-    """One flat buffer per dtype, reused between calls, so packing allocates nothing."""
-
-    def __init__(self):
-        self.cache: dict = {}
-
-    def get(self, key, size: int, dtype) -> np.ndarray:
-        buf = self.cache.get((key, dtype))
-        if buf is None or buf.size != size:
-            buf = self.cache[(key, dtype)] = np.empty(size, dtype=dtype)
-        return buf
+_buffers: dict = {}  # (comm, parameter ids, dtype) -> the flat buffer those gradients share
+_MAX_BUFFERS = 8       # evicting is safe: gradients that view a buffer keep it alive
 
 
-_buffers = _Buffers()
+def _buffer(comm, group: list, dtype) -> np.ndarray:
+    key = (id(comm), tuple(id(p) for p in group), dtype)
+    buf = _buffers.pop(key, None)
+    if buf is None:
+        buf = np.empty(sum(p.data.size for p in group), dtype=dtype)
+    _buffers[key] = buf  # most recently used last
+    while len(_buffers) > _MAX_BUFFERS:
+        _buffers.pop(next(iter(_buffers)))
+    return buf
 
 
 def allreduce_gradients(params, comm=None, average: bool = True) -> None:
-    """Sums (or averages) every parameter's `.grad` over all ranks, in place.
+    """Sums (or averages) every parameter's `.grad` over all ranks.
 
-    The gradients are packed into one contiguous buffer per dtype and reduced with
-    a single buffer-based `Allreduce`: one message of n numbers costs one latency,
-    where one call per parameter would cost one each. A parameter with no gradient
-    on this rank (not used in its forward) takes part as zeros.
+    The gradients are packed into one contiguous buffer per dtype (divided by P on
+    the way, when averaging) and reduced with a single buffer-based `Allreduce`:
+    one message of n numbers costs one latency, where one call per parameter would
+    cost one each. Afterwards each `.grad` is a view into that buffer, so nothing is
+    copied back; the next call reuses the buffer, so copy a gradient to keep it.
+    A parameter with no gradient on this rank (unused in its forward) counts as zeros.
     """
     from mpi4py import MPI
     comm = _world(comm)
     params = list(params)
     check_same_parameters(params, comm)
     P = comm.Get_size()
+    scale = 1.0 / P if average and P > 1 else None
     groups: dict = {}
     for p in params:
         groups.setdefault(p.data.dtype, []).append(p)
     for dtype, group in groups.items():
-        size = sum(p.data.size for p in group)
-        buf = _buffers.get(id(comm), size, dtype)
+        buf = _buffer(comm, group, dtype)
         offset = 0
-        for p in group:  # pack
+        for p in group:  # pack, and average on the way: sum(g / P) = mean(g)
             n = p.data.size
+            part = buf[offset:offset + n]
             if p.grad is None:
-                buf[offset:offset + n] = 0
+                part.fill(0)
+            elif scale is None:
+                part[:] = p.grad.reshape(-1)
             else:
-                buf[offset:offset + n] = p.grad.reshape(-1)
+                np.multiply(p.grad.reshape(-1), scale, out=part)
             offset += n
         comm.Allreduce(MPI.IN_PLACE, buf, op=MPI.SUM)
-        if average and P > 1:
-            buf /= P
         offset = 0
-        for p in group:  # unpack into the existing arrays where there are some
+        for p in group:  # unpack: views, no copy
             n = p.data.size
-            view = buf[offset:offset + n].reshape(p.data.shape)
-            if p.grad is None or p.grad.shape != p.data.shape:
-                p.grad = view.copy()
-            else:
-                np.copyto(p.grad, view)
+            p.grad = buf[offset:offset + n].reshape(p.data.shape)
             offset += n
 
 

@@ -56,7 +56,10 @@ def command(script: str, n: int, args=(), python: str | None = None) -> list:
     """The argument list that runs `script` on `n` ranks."""
     if not isinstance(n, int) or n < 1:
         raise ValueError(f"launch: n = {n!r} ranks; use a positive integer such as 2 or 4")
-    return [find_mpiexec(), "-n", str(n), python or sys.executable, str(script), *map(str, args)]
+    # `-m mpi4py` aborts the whole job when any rank raises, instead of leaving the
+    # other ranks waiting for it in a collective
+    return [find_mpiexec(), "-n", str(n), python or sys.executable, "-m", "mpi4py", str(script),
+            *map(str, args)]
 
 
 def launch(script=None, n: int = 2, args=(), timeout: float = 120.0, code: str | None = None,
@@ -122,7 +125,7 @@ def _kill_group(proc: subprocess.Popen) -> None:
 
 def _show(cmd: list) -> str:
     """The command as a student would type it: `mpiexec -n 2 python job.py ...`."""
-    return " ".join(["mpiexec", *cmd[1:3], "python", Path(cmd[4]).name, *cmd[5:]])
+    return " ".join(["mpiexec", *cmd[1:3], "python", Path(cmd[6]).name, *cmd[7:]])
 
 
 def _tail(text: str, lines: int = 15) -> str:
