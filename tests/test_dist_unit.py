@@ -227,3 +227,34 @@ def test_local_batches_of_all_ranks_partition_the_global_batch():
     assert sorted(np.concatenate([p[1] for p in parts]).tolist()) == list(range(12))
     assert all(len(p[0]) == 4 for p in parts)
     assert math.isclose(sum(p[0].mean() for p in parts) / 3, x.mean())
+
+
+# ---- launching: the command line for MPICH and for Open MPI ---------------------------------
+
+
+def test_open_mpi_gets_root_and_oversubscribe_flags_mpich_needs_none(monkeypatch):
+    from minidl.dist.launcher import placement_flags
+    monkeypatch.setattr("os.geteuid", lambda: 0)
+    monkeypatch.setattr("os.cpu_count", lambda: 2)
+    assert placement_flags("mpich", 4) == []
+    assert placement_flags("openmpi", 4) == ["--allow-run-as-root", "--oversubscribe"]
+    assert placement_flags("openmpi", 2) == ["--allow-run-as-root"]
+    monkeypatch.setattr("os.geteuid", lambda: 1000)
+    assert placement_flags("openmpi", 2, hosts=["a", "b"]) == ["--host", "a,b"]
+
+
+def test_hosts_and_hostfile_use_each_launchers_spelling():
+    from minidl.dist.launcher import placement_flags
+    assert placement_flags("mpich", 8, hostfile="hosts.txt") == ["-f", "hosts.txt"]
+    assert placement_flags("mpich", 8, hosts="n1,n2") == ["-hosts", "n1,n2"]
+    assert placement_flags("openmpi", 8, hostfile="hosts.txt")[:2] == ["--hostfile", "hosts.txt"]
+
+
+def test_the_command_uses_this_pythons_mpiexec_and_mpi4py_abort_on_error():
+    import sys
+    from pathlib import Path
+    from minidl.dist.launcher import command, flavor
+    cmd = command("job.py", 3, ["--x", 1])
+    assert Path(cmd[0]).parent == Path(sys.executable).parent
+    assert flavor(cmd[0]) == "mpich"
+    assert cmd[1:3] == ["-n", "3"] and cmd[-5:] == ["-m", "mpi4py", "job.py", "--x", "1"]

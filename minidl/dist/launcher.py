@@ -12,6 +12,7 @@ rank 0 called `minidl.dist.report(obj)`, that object.
 """
 from __future__ import annotations
 
+import functools
 import os
 import pickle
 import shutil
@@ -52,18 +53,48 @@ def find_mpiexec() -> str:
                       f"Install the MPI runtime into this environment with: {INSTALL}")
 
 
-def command(script: str, n: int, args=(), python: str | None = None) -> list:
-    """The argument list that runs `script` on `n` ranks."""
+@functools.lru_cache(maxsize=None)
+def flavor(mpiexec: str) -> str:
+    """"openmpi" or "mpich" (MPICH, Intel MPI and other Hydra launchers)."""
+    try:
+        out = subprocess.run([mpiexec, "--version"], capture_output=True, text=True, timeout=30)
+    except (OSError, subprocess.TimeoutExpired):
+        return "mpich"
+    text = (out.stdout + out.stderr).lower()
+    return "openmpi" if ("open mpi" in text or "open-mpi" in text or "openrte" in text) else "mpich"
+
+
+def placement_flags(kind: str, n: int, hosts=None, hostfile=None) -> list:
+    """Where the ranks go. MPICH's Hydra runs as root and oversubscribed as it is;
+    Open MPI refuses both unless asked."""
+    flags = []
+    if hostfile is not None:
+        flags += ["--hostfile" if kind == "openmpi" else "-f", str(hostfile)]
+    if hosts:
+        flags += ["--host" if kind == "openmpi" else "-hosts",
+                  hosts if isinstance(hosts, str) else ",".join(hosts)]
+    if kind == "openmpi":
+        if hasattr(os, "geteuid") and os.geteuid() == 0:
+            flags.append("--allow-run-as-root")
+        if hosts is None and hostfile is None and n > (os.cpu_count() or 1):
+            flags.append("--oversubscribe")
+    return flags
+
+
+def command(script: str, n: int, args=(), python: str | None = None, hosts=None, hostfile=None) -> list:
+    """The argument list that runs `script` on `n` ranks (on `hosts`, or those in `hostfile`)."""
     if not isinstance(n, int) or n < 1:
         raise ValueError(f"launch: n = {n!r} ranks; use a positive integer such as 2 or 4")
+    mpiexec = find_mpiexec()
     # `-m mpi4py` aborts the whole job when any rank raises, instead of leaving the
     # other ranks waiting for it in a collective
-    return [find_mpiexec(), "-n", str(n), python or sys.executable, "-m", "mpi4py", str(script),
-            *map(str, args)]
+    return [mpiexec, "-n", str(n), *placement_flags(flavor(mpiexec), n, hosts, hostfile),
+            python or sys.executable, "-m", "mpi4py", str(script), *map(str, args)]
 
 
 def launch(script=None, n: int = 2, args=(), timeout: float = 120.0, code: str | None = None,
-           env: dict | None = None, threads: int | None = 1, check: bool = True) -> Run:
+           env: dict | None = None, threads: int | None = 1, check: bool = True,
+           hosts=None, hostfile=None) -> Run:
     """Runs `script` (a path) or `code` (Python source) on `n` MPI ranks and waits.
 
     Args:
@@ -71,6 +102,8 @@ def launch(script=None, n: int = 2, args=(), timeout: float = 120.0, code: str |
         env: extra environment variables for every rank.
         threads: BLAS threads per rank (None leaves the environment alone).
         check: raise a LaunchError with the end of stderr if any rank fails.
+        hosts, hostfile: run on other machines: "node1,node2" or a list, or a file
+            with one host per line; minidl and the script must be at the same path there.
 
     Returns:
         A Run whose `stdout` is what the ranks printed (by convention only rank 0)
@@ -88,7 +121,7 @@ def launch(script=None, n: int = 2, args=(), timeout: float = 120.0, code: str |
         result_file = Path(tmp) / "result.pickle"
         thread_env = {} if threads is None else {k: str(threads) for k in SINGLE_THREAD}
         full_env = {**os.environ, **thread_env, **(env or {}), RESULT_VAR: str(result_file)}
-        cmd = command(script, n, args)
+        cmd = command(script, n, args, hosts=hosts, hostfile=hostfile)
         proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                                 env=full_env, start_new_session=True)
         try:
@@ -125,7 +158,8 @@ def _kill_group(proc: subprocess.Popen) -> None:
 
 def _show(cmd: list) -> str:
     """The command as a student would type it: `mpiexec -n 2 python job.py ...`."""
-    return " ".join(["mpiexec", *cmd[1:3], "python", Path(cmd[6]).name, *cmd[7:]])
+    at = cmd.index("mpi4py")
+    return " ".join(["mpiexec", *cmd[1:at - 2], "python", Path(cmd[at + 1]).name, *cmd[at + 2:]])
 
 
 def _tail(text: str, lines: int = 15) -> str:
@@ -138,11 +172,13 @@ def main(argv=None) -> int:
                                      description="Run a script on N MPI ranks with this Python's mpiexec.")
     parser.add_argument("-n", "--np", type=int, default=2, dest="n", help="number of ranks")
     parser.add_argument("--timeout", type=float, default=None, help="seconds before the job is killed")
+    parser.add_argument("--hosts", default=None, help="comma-separated hosts to run on")
+    parser.add_argument("--hostfile", default=None, help="a file with one host per line")
     parser.add_argument("script")
     parser.add_argument("args", nargs=argparse.REMAINDER)
     ns = parser.parse_args(argv)
     try:
-        cmd = command(ns.script, ns.n, ns.args)
+        cmd = command(ns.script, ns.n, ns.args, hosts=ns.hosts, hostfile=ns.hostfile)
     except (LaunchError, ValueError) as exc:
         print(exc, file=sys.stderr)
         return 2
