@@ -74,9 +74,15 @@ class _Timed:
         return False
 
 
-def plot_timeline(ax, spans, title: str = "", unit: str = "s", lane_label: str = "worker",
-                  colors: dict | None = None):
-    """Draws spans as a Gantt chart on `ax`, one row per lane, a legend of kinds."""
+def plot_timeline(ax, spans, title: str = "", unit: str | None = "s", lane_label: str = "worker",
+                  colors: dict | None = None, legend_loc: str | None = "best"):
+    """Draws spans as a Gantt chart on `ax`, one row per lane, a legend of kinds.
+
+    Args:
+        unit: the x-axis label reads "time (unit)"; None leaves the label alone
+            (for axes that share x).
+        legend_loc: a matplotlib legend location, or None for no legend.
+    """
     spans = list(spans.spans if isinstance(spans, Timeline) else spans)
     colors = {**COLORS, **(colors or {})}
     lanes = sorted({s.lane for s in spans}, key=lambda x: (str(type(x)), x))
@@ -95,10 +101,11 @@ def plot_timeline(ax, spans, title: str = "", unit: str = "s", lane_label: str =
     ax.set_yticklabels([f"{lane_label} {lane}" if isinstance(lane, (int, np.integer)) else str(lane)
                         for lane in lanes])
     ax.invert_yaxis()
-    ax.set_xlabel(f"time ({unit})")
+    if unit is not None:
+        ax.set_xlabel(f"time ({unit})")
     handles = [ax.barh([0], [0], color=colors[k], label=k) for k in kinds]
-    if handles:
-        ax.legend(loc="upper right", fontsize="small", ncol=min(len(kinds), 5))
+    if handles and legend_loc is not None:
+        ax.legend(loc=legend_loc, fontsize="small", ncol=min(len(kinds), 5))
     if title:
         ax.set_title(title)
     return ax

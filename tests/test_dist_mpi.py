@@ -119,5 +119,5 @@ def test_pingpong_fit_gives_positive_latency_and_bandwidth():
             "if MPI.COMM_WORLD.rank == 0:\n    d.report((n, t))\n")
     n, t = launch(code=code, n=2, timeout=60).result
     fit = dist.fit_alpha_beta(n, t)
-    assert fit.alpha > 0 and fit.beta > 0
+    assert fit.alpha >= 0 and fit.beta > 0 and np.all(t > 0)
     assert t[-1] > t[0]  # a megabyte takes longer than 8 bytes

@@ -39,8 +39,8 @@ def ring_time(n, P: int, alpha: float, beta: float):
 
 
 def recursive_doubling_time(n, P: int, alpha: float, beta: float):
-    """Recursive doubling: lg P alpha + lg P n beta (lg rounded up; a P that is not
-    a power of two pays two more whole-array messages to fold the extra ranks in)."""
+    """Recursive doubling: lg P alpha + lg P n beta, with floor(lg P) rounds; a P that is
+    not a power of two pays two more whole-array messages to fold the extra ranks in."""
     _check(n, P)
     rounds = math.floor(math.log2(P)) if P > 1 else 0
     extra = 2 if P & (P - 1) else 0
@@ -85,7 +85,10 @@ class ConvLayer:
 
 def t_comm_domain(layers: list[ConvLayer], B: int, P: int, alpha: float, beta: float) -> float:
     """The seed's T_comm(domain): halo exchanges of activations (forward) and of
-    errors (backward), plus the same weight-gradient allreduce as batch parallelism."""
+    errors (backward), plus the same weight-gradient allreduce as batch parallelism.
+
+    The halo is k/2 rows as the lecture writes it; a real exchange sends floor(k/2),
+    none for a 1x1 kernel, so the formula slightly overcounts small kernels."""
     halo = sum((alpha + beta * B * L.x_w * L.x_c * L.k_h / 2 * L.itemsize)
                + (alpha + beta * B * L.y_w * L.y_c * L.k_w / 2 * L.itemsize) for L in layers)
     return float(halo + t_comm_batch([L.weight_bytes for L in layers], P, alpha, beta))
@@ -112,6 +115,9 @@ def fit_alpha_beta(n_bytes, seconds) -> AlphaBeta:
 
     Each point is weighted by 1 / seconds, so the fit is good in relative terms:
     the small messages that fix alpha count as much as the large ones that fix beta.
+    A real MPI switches protocol with the message size (eager below some kilobytes,
+    rendezvous above), so one straight line can miss single points by tens of percent:
+    `max_rel_error` says by how much. Fit small and large sizes apart to see both lines.
     """
     n = np.asarray(n_bytes, dtype=float)
     t = np.asarray(seconds, dtype=float)
