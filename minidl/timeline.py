@@ -94,17 +94,17 @@ def plot_timeline(ax, spans, title: str = "", unit: str | None = "s", lane_label
     palette = iter(np.array(["#999933", "#882255", "#117733", "#332288"]))
     for kind in kinds:
         colors.setdefault(kind, next(palette, "#777777"))
-    for s in spans:
-        ax.barh(row[s.lane], s.duration, left=s.start, height=0.6, color=colors[s.kind],
-                edgecolor="white", linewidth=0.3)
+    for kind in kinds:  # one labelled call per kind, so a later ax.legend(...) finds them
+        mine = [s for s in spans if s.kind == kind]
+        ax.barh([row[s.lane] for s in mine], [s.duration for s in mine], left=[s.start for s in mine],
+                height=0.6, color=colors[kind], edgecolor="white", linewidth=0.3, label=kind)
     ax.set_yticks(range(len(lanes)))
     ax.set_yticklabels([f"{lane_label} {lane}" if isinstance(lane, (int, np.integer)) else str(lane)
                         for lane in lanes])
     ax.invert_yaxis()
     if unit is not None:
         ax.set_xlabel(f"time ({unit})")
-    handles = [ax.barh([0], [0], color=colors[k], label=k) for k in kinds]
-    if handles and legend_loc is not None:
+    if kinds and legend_loc is not None:
         ax.legend(loc=legend_loc, fontsize="small", ncol=min(len(kinds), 5))
     if title:
         ax.set_title(title)

@@ -165,8 +165,9 @@ def train_data_parallel(model, opt, x: np.ndarray, y: np.ndarray, global_batch: 
             allreduce_gradients(params, comm)                        # allreduce
             t2 = MPI.Wtime()
             opt.step()                                               # step
+            losses.append(comm.allreduce(loss.item()) / P)           # for the record only
             if timeline is not None:
                 timeline.record(rank, "compute", t0, t1)
                 timeline.record(rank, "allreduce", t1, t2)
-            losses.append(comm.allreduce(loss.item()) / P)
+                timeline.record(rank, "step", t2, MPI.Wtime())
     return losses
