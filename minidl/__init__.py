@@ -4,7 +4,9 @@ The layers, each importing only the ones before it:
 `engine` (scalar autograd), `gradcheck` (central differences), `tensor` (the same
 engine over numpy arrays), `nn` and `optim` (networks, losses, optimizers,
 schedules), `data` (toy sets, MNIST and its bundled subset, batches, shards),
-`metrics`, `viz` (pictures), `exercises` (checks) and `bench` (benchmarks).
+`metrics`, `viz` (pictures), `timeline` (who computed, communicated or waited, when),
+`dist` (data parallelism over MPI), `ps` (a parameter server with BSP, SSP and ASP),
+`exercises` (checks) and `bench` (benchmarks).
 """
 from minidl.engine import Value
 

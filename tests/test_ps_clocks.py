@@ -1,0 +1,96 @@
+"""Waiting with real threads: every wait times out naming the laggard, close() frees all,
+and removing a departed worker lets BSP and SSP carry on."""
+import threading
+import time
+
+import pytest
+
+from minidl.ps import BSP, SSP, ClockTable, ParameterServer, ServerClosed, StragglerTimeout
+
+
+def start(fn, *args):
+    errors = []
+    def body():
+        try:
+            fn(*args)
+        except BaseException as e:  # noqa: BLE001, inspected by the test
+            errors.append(e)
+    t = threading.Thread(target=body, daemon=True)
+    t.start()
+    return t, errors
+
+
+def test_a_timeout_names_the_waiting_worker_and_the_one_that_lags():
+    table = ClockTable(3)
+    table.tick(0)
+    table.tick(2)
+    with pytest.raises(StragglerTimeout, match=r"worker 0 waited 0.05 s to start iteration 1 under BSP\(\), "
+                                               r"but worker 1 lags at clock 0.*remove_worker\(1\)") as e:
+        table.wait_until(0, 1, BSP(), timeout=0.05)
+    assert (e.value.worker, e.value.lagging, e.value.lagging_clock) == (0, 1, 0)
+    assert isinstance(e.value, TimeoutError)
+
+
+def test_a_tick_of_the_laggard_releases_the_waiter():
+    table = ClockTable(2)
+    table.tick(0)
+    waiter, errors = start(table.wait_until, 0, 1, BSP(), 5.0)
+    time.sleep(0.02)
+    assert waiter.is_alive()
+    table.tick(1)
+    waiter.join(timeout=5)
+    assert not waiter.is_alive() and not errors
+
+
+def test_close_releases_every_waiter_with_server_closed():
+    ps = ParameterServer(1, policy=BSP(), n_workers=4, timeout=10.0)
+    for w in range(3):
+        ps.tick(w)
+    waiters = [start(ps.pull, w) for w in range(3)]  # all three wait for worker 3
+    time.sleep(0.02)
+    assert all(t.is_alive() for t, _ in waiters)
+    ps.close()
+    for t, errors in waiters:
+        t.join(timeout=5)
+        assert not t.is_alive()
+        assert len(errors) == 1 and isinstance(errors[0], ServerClosed)
+    with pytest.raises(ServerClosed, match="closed"):
+        ps.push(3, 0, [1.0])
+
+
+def test_removing_a_departed_worker_unblocks_bsp_and_the_others_carry_on():
+    ps = ParameterServer(1, policy=BSP(), n_workers=3, timeout=10.0)
+    ps.tick(0)
+    ps.tick(1)  # worker 2 never comes back
+    waiter, errors = start(ps.pull, 0)
+    time.sleep(0.02)
+    assert waiter.is_alive()
+    ps.remove_worker(2)
+    waiter.join(timeout=5)
+    assert not waiter.is_alive() and not errors
+    ps.push(0, 0, [1.0])
+    ps.tick(0)
+    ps.push(1, 0, [1.0])
+    ps.tick(1)
+    ps.pull(1, timeout=0.1)  # BSP now waits only for workers 0 and 1
+
+
+def test_ssp_lets_a_worker_run_s_clocks_ahead_then_waits():
+    ps = ParameterServer(1, policy=SSP(2), n_workers=2, timeout=0.05)
+    for clock in range(3):
+        ps.pull(0, clock=clock)  # clocks 0, 1, 2 are within 2 of worker 1's clock 0
+        ps.tick(0)
+    with pytest.raises(StragglerTimeout, match="worker 1 lags at clock 0"):
+        ps.pull(0)
+
+
+def test_a_removed_worker_may_not_use_the_server():
+    ps = ParameterServer(1, n_workers=2)
+    ps.remove_worker(1)
+    with pytest.raises(RuntimeError, match="worker 1 was removed"):
+        ps.push(1, 0, [1.0])
+
+
+def test_unknown_workers_are_refused():
+    with pytest.raises(ValueError, match="worker 5 is not one of 0 .. 1"):
+        ParameterServer(1, n_workers=2).pull(5)

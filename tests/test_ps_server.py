@@ -1,0 +1,148 @@
+"""The parameter server: shards by key range, push and pull, byte counts, no lost updates."""
+import threading
+
+import numpy as np
+import pytest
+
+from minidl.ps import ASP, BSP, SGD, SSP, KeyLayout, ParameterServer, WindowError
+
+
+def test_shards_split_the_keys_into_contiguous_ranges_of_about_equal_floats():
+    ps = ParameterServer(KeyLayout([10, 1, 1, 1, 1, 10, 1, 1]), n_shards=2)
+    assert ps.bounds.tolist() == [0, 4, 8]
+    assert [s.params.size for s in ps.shards] == [13, 13]
+    assert [ps.shard_of(k) for k in (0, 3, 4, 7)] == [0, 0, 1, 1]
+
+
+def test_every_shard_holds_at_least_one_key_even_when_one_key_is_huge():
+    ps = ParameterServer(KeyLayout([1, 1000, 1, 1]), n_shards=4)
+    assert ps.bounds.tolist() == [0, 1, 2, 3, 4]
+
+
+def test_shard_params_are_views_of_one_flat_vector():
+    ps = ParameterServer(KeyLayout.uniform(6, 2), np.arange(12.0), n_shards=3)
+    assert np.shares_memory(ps.shards[1].params, ps.params)
+    assert ps.shards[1].params.tolist() == [4.0, 5.0, 6.0, 7.0]
+
+
+@pytest.mark.parametrize("n_shards", [1, 2, 3, 5])
+def test_push_and_pull_across_shards_equal_the_same_update_on_a_flat_vector(n_shards):
+    layout = KeyLayout([3, 1, 4, 1, 5, 9, 2, 6])
+    rng = np.random.default_rng(n_shards)
+    init = rng.standard_normal(layout.size)
+    ps = ParameterServer(layout, init, n_shards=n_shards, rule=SGD(0.5))
+    expected = init.copy()
+    for keys in (range(2, 7), [7, 0, 4], 5, slice(None, 3), None):
+        request = layout.resolve(keys, "push")
+        g = rng.standard_normal(layout.count(request))
+        ps.push(0, keys, g)
+        expected[layout.flat(request)] -= 0.5 * g
+        assert np.array_equal(ps.pull(0, keys), expected[layout.flat(request)])
+    assert np.array_equal(ps.snapshot(), expected)
+
+
+def test_a_range_push_touches_only_the_shards_that_own_its_keys_and_counts_their_bytes():
+    ps = ParameterServer(KeyLayout.uniform(8, 4), n_shards=4)
+    ps.push(0, range(2, 5), np.ones(12))   # keys 2, 3 on shard 1 and key 4 on shard 2
+    stats = ps.stats()
+    assert stats["pushes"].tolist() == [0, 1, 1, 0]
+    assert stats["bytes_in"].tolist() == [0, 8 * 8, 4 * 8, 0]
+    ps.pull(0, [7, 0])
+    assert ps.stats()["bytes_out"].tolist() == [4 * 8, 0, 0, 4 * 8]
+
+
+def test_pull_writes_into_a_given_buffer_and_checks_it():
+    ps = ParameterServer(KeyLayout.uniform(4, 2), np.arange(8.0), n_shards=2)
+    out = np.empty(8)
+    assert ps.pull(0, None, out=out) is out and out.tolist() == list(range(8))
+    with pytest.raises(ValueError, match=r"buffer of shape \(4,\)"):
+        ps.pull(0, range(1, 3), out=np.empty(5))
+
+
+def test_a_clock_that_is_not_the_workers_own_is_refused_with_the_fix():
+    ps = ParameterServer(2, n_workers=2)
+    with pytest.raises(ValueError, match="says clock 3 but has finished 0 iterations.*tick"):
+        ps.push(0, 0, [1.0], clock=3)
+
+
+def test_bsp_staleness_is_zero_however_the_pushes_of_an_iteration_are_ordered():
+    ps = ParameterServer(3, policy=BSP(), n_workers=3, rule=SGD(1.0))
+    for clock in range(3):
+        for w in range(3):
+            ps.pull(w, clock=clock)
+        order = [(clock + k) % 3 for k in range(3)]
+        assert [ps.push(w, None, np.ones(3), clock=clock) for w in order] == [0, 0, 0]
+        for w in order:
+            ps.tick(w)
+
+
+def test_staleness_counts_the_updates_computed_from_newer_reads():
+    ps = ParameterServer(1, n_workers=3, policy=ASP())
+    ps.pull(0)                    # worker 0 reads version 0
+    for _ in range(3):            # worker 1 reads and pushes three times
+        ps.pull(1)
+        ps.push(1, 0, [0.0])
+    assert ps.push(0, 0, [0.0]) == 2  # the first of worker 1's pushes came from version 0 too
+    assert ps.push(2, 0, [0.0]) == 2  # worker 2 never read: version 0, four pushes of which two from 0
+
+
+def test_a_pull_far_ahead_under_ssp_waits_and_times_out():
+    ps = ParameterServer(1, policy=SSP(1), n_workers=2)
+    for clock in range(2):
+        ps.pull(0, clock=clock)
+        ps.push(0, 0, [0.0], clock=clock)
+        ps.tick(0)
+    assert not ps.ready(0) and ps.ready(1)
+    with pytest.raises(TimeoutError, match="worker 1 lags at clock 0"):
+        ps.pull(0, timeout=0.05)
+
+
+def test_the_sliding_window_rejects_a_push_too_far_ahead_of_the_slowest():
+    ps = ParameterServer(1, policy=ASP(), n_workers=2, window=2)
+    for clock in range(2):
+        ps.pull(0, clock=clock)
+        ps.push(0, 0, [1.0], clock=clock)
+        ps.tick(0)
+    ps.pull(0)
+    with pytest.raises(WindowError, match=r"worker 0 at clock 2 is outside the sliding window \[0, 2\)"):
+        ps.push(0, 0, [1.0])
+    assert ps.snapshot()[0] == -0.2  # the rejected push changed nothing
+
+
+def test_a_window_shorter_than_the_policys_staleness_is_refused():
+    with pytest.raises(ValueError, match="window >= 4"):
+        ParameterServer(1, policy=SSP(3), n_workers=2, window=3)
+
+
+def test_no_lost_updates_8_threads_10000_pushes_each_give_the_exact_sum():
+    layout = KeyLayout([1, 2, 1, 700, 700])  # small keys (fancy indexing) and large ones
+    ps = ParameterServer(layout, n_shards=3, rule=SGD(1.0), n_workers=8)
+    requests = [[0, 2], [2, 1, 0], range(0, 3), [4, 3], range(3, 5), None]
+    expected, expected_bytes = np.zeros(layout.size), 0
+    for w in range(8):
+        for i in range(10_000):
+            request = layout.resolve(requests[(w + i) % len(requests)], "push")
+            expected[layout.flat(request)] += w + 1
+            expected_bytes += 8 * layout.count(request)
+
+    def pushes(w):
+        values = {id(k): -(w + 1.0) * np.ones(layout.count(layout.resolve(k, "push"))) for k in requests}
+        for i in range(10_000):
+            keys = requests[(w + i) % len(requests)]
+            ps.push(w, keys, values[id(keys)])
+
+    threads = [threading.Thread(target=pushes, args=(w,)) for w in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=60)
+    assert not any(t.is_alive() for t in threads)
+    assert np.array_equal(ps.snapshot(), expected)  # integers: float64 sums them exactly
+    stats = ps.stats()
+    assert stats["version"].sum() == stats["pushes"].sum()
+    assert stats["bytes_in"].sum() == expected_bytes
+
+
+def test_init_of_the_wrong_size_is_refused():
+    with pytest.raises(ValueError, match="init has 3 floats but the layout holds 4"):
+        ParameterServer(KeyLayout.uniform(2, 2), np.zeros(3))

@@ -1,0 +1,64 @@
+"""Workers as real threads: they train, keep the SSP bound, record timelines, and fail loudly."""
+import numpy as np
+import pytest
+
+from minidl.ps import ASP, BSP, SGD, SSP, ComputeTime, KeyLayout, StragglerTimeout, run_threads
+
+
+class Quadratic:
+    layout = KeyLayout.uniform(4, 2)
+
+    def init(self):
+        return np.zeros(8)
+
+    def gradient(self, params, worker, clock, n_workers):
+        return params - np.arange(8.0)
+
+    def loss(self, params):
+        return 0.5 * float(np.sum((params - np.arange(8.0)) ** 2))
+
+
+class Failing(Quadratic):
+    def gradient(self, params, worker, clock, n_workers):
+        if worker == 1 and clock == 2:
+            raise FloatingPointError("worker 1 diverged")
+        return super().gradient(params, worker, clock, n_workers)
+
+
+def test_threads_train_and_record_compute_wait_push_and_pull_spans():
+    result = run_threads(Quadratic(), BSP(), 3, ComputeTime(0.002, (1, 1, 3)), rule=SGD(0.1), iterations=8)
+    assert result.clocks == [8, 8, 8] and len(result.pushes) == 24
+    assert result.losses[-1] < result.losses[0] / 2
+    kinds = {s.kind for s in result.timeline.spans}
+    assert {"compute", "push", "pull", "wait"} <= kinds
+    assert result.timeline.total("wait", lane=0) > result.timeline.total("wait", lane=2)
+
+
+@pytest.mark.parametrize("s,speeds", [(1, (1, 1, 3)), (2, (3, 1, 1.5, 1)), (0, (1, 2))])
+def test_under_real_threads_no_worker_reads_more_than_s_clocks_ahead(s, speeds):
+    result = run_threads(Quadratic(), SSP(s), len(speeds), ComputeTime(0.001, speeds, jitter=0.5, seed=s),
+                         iterations=12)
+    gaps = [clock - min(clocks.values()) for _, _, clock, clocks in result.reads]
+    assert len(gaps) == 12 * len(speeds) and max(gaps) <= s
+
+
+def test_an_error_in_one_worker_is_raised_and_the_others_are_released():
+    with pytest.raises(FloatingPointError, match="worker 1 diverged") as e:
+        run_threads(Failing(), BSP(), 3, ComputeTime(0.001), iterations=10, timeout=5.0)
+    assert "worker 1" in "".join(e.value.__notes__)
+
+
+def test_a_worker_that_leaves_under_bsp_does_not_stop_the_others():
+    result = run_threads(Quadratic(), BSP(), 3, ComputeTime(0.001), iterations=6, leave={1: 2})
+    assert result.clocks == [6, 2, 6]
+
+
+def test_a_stalled_worker_makes_the_others_time_out_naming_it():
+    stall = ComputeTime(0.001, (1, 1, 2000))  # worker 2 takes 2 s per step
+    with pytest.raises(StragglerTimeout, match="worker 2 lags at clock 0"):
+        run_threads(Quadratic(), BSP(), 3, stall, iterations=3, timeout=0.2)
+
+
+def test_asp_threads_do_not_wait():
+    result = run_threads(Quadratic(), ASP(), 2, ComputeTime(0.001, (1, 4)), iterations=6)
+    assert result.timeline.total("wait") == 0
