@@ -11,7 +11,7 @@
 Importing this package does not start MPI; the functions that need it import
 mpi4py when called, so a notebook can plan a run here and launch it on P ranks.
 """
-from minidl.dist.collectives import (naive_allreduce, pickle_allreduce, recursive_doubling_allreduce,
+from minidl.dist.collectives import (chunk_bounds, naive_allreduce, pickle_allreduce, recursive_doubling_allreduce,
                                      ring_allreduce, ring_schedule, simulate_ring)
 from minidl.dist.cost import (AlphaBeta, fit_alpha_beta, measure_pingpong, naive_time,
                               parameter_server_time, recursive_doubling_time, ring_time,
@@ -24,7 +24,7 @@ from minidl.dist.overlap import OverlappedAllreduce, make_buckets, simulate_over
 __all__ = ["launch", "report", "Run", "LaunchError", "find_mpiexec",
            "allreduce_gradients", "broadcast_parameters", "check_same_parameters", "local_batch",
            "train_data_parallel", "ring_allreduce", "recursive_doubling_allreduce", "naive_allreduce",
-           "pickle_allreduce", "ring_schedule", "simulate_ring", "ring_time", "recursive_doubling_time",
+           "pickle_allreduce", "chunk_bounds", "ring_schedule", "simulate_ring", "ring_time", "recursive_doubling_time",
            "naive_time", "parameter_server_time", "t_comm_batch", "t_comm_domain", "fit_alpha_beta",
            "AlphaBeta", "measure_pingpong", "strong_scaling", "OverlappedAllreduce", "make_buckets",
            "simulate_overlap"]

@@ -141,9 +141,9 @@ def recursive_doubling_allreduce(array, comm=None) -> np.ndarray:
         comm.Sendrecv(flat, dest=partner, sendtag=TAG, recvbuf=incoming, source=partner, recvtag=TAG)
         # add in rank order so both partners compute bit-identical sums
         if partner < r:
-            flat[:] = incoming + flat
+            np.add(incoming, flat, out=flat)
         else:
-            flat += incoming
+            np.add(flat, incoming, out=flat)
         mask <<= 1
     if r < 2 * extra:
         comm.Send(flat, dest=r + 1, tag=TAG)

@@ -150,8 +150,9 @@ def simulate_overlap(backward_times, grad_bytes, bucket_bytes: int, alpha: float
     """The overlapped step predicted by the ring cost model, with no MPI.
 
     Args:
-        backward_times: seconds of backward per layer, last layer first.
-        grad_bytes: gradient bytes per layer, in the same order.
+        backward_times: seconds of backward per unit (a layer, or a parameter:
+            one entry per parameter gives exactly `make_buckets`' grouping), last first.
+        grad_bytes: gradient bytes per unit, in the same order.
 
     Returns:
         (timeline, overlapped step time, step time with one allreduce after backward).
