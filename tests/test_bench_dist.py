@@ -1,4 +1,6 @@
 """The MPI benchmarks run end to end on tiny sizes and print their tables (times are not asserted)."""
+import re
+
 from minidl.bench import allreduce, data_parallel
 
 
@@ -9,7 +11,9 @@ def test_allreduce_benchmark_compares_every_algorithm_with_mpi(capsys):
     table = out.split("\n", 1)[1]  # below the title
     for name in ("MPI Allreduce", "minidl ring", "recursive doubling", "pickle allreduce"):
         assert table.count(name) == 4  # two sizes on each of P = 2 and 3
-    assert "P = 3 ranks" in out and "allreduce_gradients on 8-6-3" in out
+    assert "P = 3 ranks" in out and out.count("the gradients of 8-6-3") == 2
+    for name in ("raw Allreduce", "allreduce_gradients", "one Allreduce per parameter", "one copy of the same bytes"):
+        assert len(re.findall(rf"^ +{name} +[\d.]+ ms +[\d.]+x$", out, re.M)) == 2  # a row on each of P = 2 and 3
     assert "packing overhead: worst" in out
 
 
