@@ -5,9 +5,14 @@
 The lecture's MNIST model (784-512-512-512-10, float32, 3.7 MB of gradients) is
 trained with a fixed global batch split over P ranks (strong scaling), each rank
 with one BLAS thread. A step is forward + backward on B/P examples, then
-`allreduce_gradients`, then SGD; the table gives medians over the steps of the
-slowest rank. The prediction is the alpha-beta model: the 1-rank step without
-its allreduce, divided by P, plus a ring allreduce of the gradients with alpha and beta fitted
+`allreduce_gradients`, then SGD; the table gives medians over the steps. Compute
+and step are the slowest rank's. The allreduce is timed on every rank from the end
+of its own backward, so a rank that finishes early also waits for the others there:
+the table splits that time into `wait` (the earliest rank's extra time, the load
+imbalance) and `allreduce` (the last rank's, which waits for nobody: the
+communication itself), next to the ring's alpha-beta time for the same bytes.
+The prediction is the alpha-beta model: the 1-rank step without its allreduce,
+divided by P, plus a ring allreduce of the gradients with alpha and beta fitted
 from a ping-pong measured in the same run.
 """
 from __future__ import annotations
@@ -46,7 +51,7 @@ def worker(args) -> None:
     params = model.parameters()
     opt = SGD(params, lr=0.01)
     dist.broadcast_parameters(params, comm)
-    compute, comm_t, step = [], [], []
+    timed = {"compute": [], "comm": [], "wait": [], "step": []}
     for k in range(args.steps + 3):  # 3 warm-up steps
         comm.Barrier()
         t0 = MPI.Wtime()
@@ -60,17 +65,20 @@ def worker(args) -> None:
         t3 = MPI.Wtime()
         if k >= 3:
             times = np.array([t1 - t0, t2 - t1, t3 - t0])
-            comm.Allreduce(MPI.IN_PLACE, times, op=MPI.MAX)
-            compute.append(times[0])
-            comm_t.append(times[1])
-            step.append(times[2])
+            slowest, fastest = np.empty(3), np.empty(3)
+            comm.Allreduce(times, slowest, op=MPI.MAX)
+            comm.Allreduce(times, fastest, op=MPI.MIN)
+            timed["compute"].append(slowest[0])
+            timed["comm"].append(fastest[1])               # the last rank to finish backward waits for nobody
+            timed["wait"].append(slowest[1] - fastest[1])  # the first one waits for the last
+            timed["step"].append(slowest[2])
     fit = None
     if P > 1:
         sizes, seconds = dist.measure_pingpong(comm, repeats=10)
         fit = dist.fit_alpha_beta(sizes, seconds)
     if rank == 0:
-        dist.report({"P": P, "compute": float(np.median(compute)), "comm": float(np.median(comm_t)),
-                     "step": float(np.median(step)), "grad_bytes": sum(p.data.nbytes for p in params),
+        dist.report({"P": P, **{name: float(np.median(ts)) for name, ts in timed.items()},
+                     "grad_bytes": sum(p.data.nbytes for p in params),
                      "alpha": fit.alpha if fit else None, "beta": fit.beta if fit else None})
 
 
@@ -97,23 +105,26 @@ def main(argv=None) -> int:
           f"median of {args.steps} steps")
     if alpha is not None:
         print(f"alpha-beta fit from a ping-pong: alpha = {alpha * 1e6:.1f} us, 1/beta = {1 / beta / 1e9:.2f} GB/s")
-    print(f"\n{'P':>3} {'compute':>10} {'allreduce':>10} {'step':>10} {'samples/s':>10} {'speedup':>8} "
-          f"{'efficiency':>10} {'predicted step':>15} {'predicted eff.':>15}")
+    print(f"\n{'P':>3} {'compute':>10} {'wait':>10} {'allreduce':>10} {'ring model':>11} {'step':>10} "
+          f"{'samples/s':>10} {'speedup':>8} {'efficiency':>10} {'predicted step':>15} {'predicted eff.':>15}")
     effs = {}
-    work_1 = base["step"] - base["comm"]  # everything but the allreduce, on one rank
+    work_1 = base["step"] - base["comm"] - base["wait"]  # everything but the allreduce, on one rank
     for P, r in sorted(runs.items()):
         sps = args.batch / r["step"]
         speedup = base["step"] / r["step"]
         effs[P] = speedup / P
         if alpha is not None:
-            pred = work_1 / P + (ring_time(r["grad_bytes"], P, alpha, beta) if P > 1 else 0.0)
-            pred_s, pred_e = f"{pred * 1e3:.2f} ms", f"{work_1 / pred / P:.2f}"
+            ring = ring_time(r["grad_bytes"], P, alpha, beta) if P > 1 else 0.0
+            pred = work_1 / P + ring
+            ring_s, pred_s, pred_e = f"{ring * 1e3:.2f} ms", f"{pred * 1e3:.2f} ms", f"{work_1 / pred / P:.2f}"
         else:
-            pred_s = pred_e = "n/a"
-        print(f"{P:>3} {r['compute'] * 1e3:>7.2f} ms {r['comm'] * 1e3:>7.2f} ms {r['step'] * 1e3:>7.2f} ms "
-              f"{sps:>10.0f} {speedup:>7.2f}x {effs[P]:>10.2f} {pred_s:>15} {pred_e:>15}")
+            ring_s = pred_s = pred_e = "n/a"
+        print(f"{P:>3} {r['compute'] * 1e3:>7.2f} ms {r['wait'] * 1e3:>7.2f} ms {r['comm'] * 1e3:>7.2f} ms "
+              f"{ring_s:>11} {r['step'] * 1e3:>7.2f} ms {sps:>10.0f} {speedup:>7.2f}x {effs[P]:>10.2f} "
+              f"{pred_s:>15} {pred_e:>15}")
     top = max(runs)
-    print(f"\nscaling efficiency at P = {top}: {effs[top]:.2f} (1.00 is perfect)")
+    print(f"\nscaling efficiency at P = {top}: {effs[top]:.2f} (1.00 is perfect); per-rank compute at "
+          f"P = {top} is {runs[top]['compute'] * top / base['compute']:.2f}x the 1-rank compute / P")
     return 0
 
 

@@ -86,13 +86,19 @@ def allreduce_gradients(params, comm=None, average: bool = True) -> None:
     cost one each. Afterwards each `.grad` is a view into that buffer, so nothing is
     copied back; the next call reuses the buffer, so copy a gradient to keep it.
     A parameter with no gradient on this rank (unused in its forward) counts as zeros.
+    On one rank nothing is packed or sent.
     """
     from mpi4py import MPI
     comm = _world(comm)
     params = list(params)
     check_same_parameters(params, comm)
     P = comm.Get_size()
-    scale = 1.0 / P if average and P > 1 else None
+    if P == 1:  # the sum over one rank is its own gradient: nothing to pack or send
+        for p in params:
+            if p.grad is None:
+                p.grad = np.zeros_like(p.data)
+        return
+    scale = 1.0 / P if average else None
     groups: dict = {}
     for p in params:
         groups.setdefault(p.data.dtype, []).append(p)
