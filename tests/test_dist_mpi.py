@@ -72,6 +72,14 @@ def test_command_line_launcher_runs_a_script_on_n_ranks(tmp_path):
     assert "RuntimeWarning" not in done.stderr
 
 
+def test_on_one_rank_gradients_stay_where_they_are_and_missing_ones_are_zeros():
+    code = ("import numpy as np\nimport minidl.dist as d\nfrom minidl.tensor import Tensor\n"
+            "a, b = Tensor(np.ones(3), requires_grad=True), Tensor(np.ones((2, 2)), requires_grad=True)\n"
+            "g = np.arange(3.0)\na.grad = g\nd.allreduce_gradients([a, b])\n"
+            "d.report((a.grad is g, a.grad.tolist(), b.grad.tolist()))\n")
+    assert launch(code=code, n=1, timeout=60).result == (True, [0.0, 1.0, 2.0], [[0.0, 0.0], [0.0, 0.0]])
+
+
 @pytest.mark.parametrize("P", RANKS)
 def test_hand_written_collectives_equal_mpi_allreduce(P):
     failures = launch(JOBS / "collectives_job.py", n=P, timeout=120).result
