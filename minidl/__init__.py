@@ -5,7 +5,7 @@ The layers, each importing only the ones before it:
 engine over numpy arrays), `nn` and `optim` (networks, losses, optimizers,
 schedules), `data` (toy sets, MNIST and its bundled subset, batches, shards),
 `metrics`, `viz` (pictures), `timeline` (who computed, communicated or waited, when),
-`dist` (data parallelism over MPI), `ps` (a parameter server with BSP, SSP and ASP),
+`distributed` (data parallelism over MPI), `ps` (a parameter server with BSP, SSP and ASP),
 `exercises` (checks) and `bench` (benchmarks).
 """
 from minidl.engine import Value

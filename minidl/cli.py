@@ -2,6 +2,9 @@
 
     minidl --version     the installed version
     minidl lessons       the course's lessons, in order, with where they are
+    minidl figures [NN ...]
+                         run the lessons (all, or those numbered) and write their
+                         figures into the repository's figures/
     minidl teach release SRC DEST
                          the student notebooks, made from the master lessons
     minidl teach grade SUBMISSIONS --master SRC --out grades.csv
@@ -38,6 +41,46 @@ def _first_heading(path: Path) -> str:
 
 def _default_cache() -> Path:
     return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "minidl" / "masters"
+
+
+def _figures(numbers: list[str], folder: Path | None, timeout: float) -> int:
+    """Runs lessons in a scratch folder with $MINIDL_FIGURES set, so that every
+    `minidl.viz.save_figure` call writes into `folder` (default: the repository's figures/)."""
+    import shutil
+    import tempfile
+
+    from minidl.viz import FIGURES_ENV
+    lessons = lessons_dir()
+    if lessons is None:
+        print("minidl figures: no lessons/ folder next to this installation; run it from a source "
+              "checkout (pip install -e .)", file=sys.stderr)
+        return 1
+    try:
+        import nbformat
+        from nbclient import NotebookClient
+    except ImportError:
+        print("minidl figures: needs nbclient: pip install -e \".[dev]\"", file=sys.stderr)
+        return 1
+    target = (folder or lessons.parent / "figures").resolve()
+    chosen = [nb for nb in sorted(lessons.glob("[0-9][0-9]_*.ipynb"))
+              if not numbers or nb.name[:2] in {n.zfill(2) for n in numbers}]
+    if not chosen:
+        print(f"minidl figures: no lesson numbered {' '.join(numbers)} in {lessons}", file=sys.stderr)
+        return 1
+    os.environ[FIGURES_ENV] = str(target)  # the kernels inherit it
+    with tempfile.TemporaryDirectory(prefix="minidl-figures-") as scratch:
+        for nb_path in chosen:
+            copy = Path(scratch) / nb_path.name
+            shutil.copy(nb_path, copy)
+            nb = nbformat.read(copy, as_version=4)
+            before = set(target.glob("*.png")) if target.is_dir() else set()
+            print(f"{nb_path.name}: running ...", flush=True)
+            NotebookClient(nb, timeout=timeout, kernel_name="python3",
+                           resources={"metadata": {"path": scratch}}).execute()
+            written = sorted(p.name for p in target.glob(f"{nb_path.name[:2]}_*.png"))
+            print(f"{nb_path.name}: {len(written)} figures in {target}"
+                  + (f" ({len(set(target.glob('*.png')) - before)} new)" if before else ""))
+    return 0
 
 
 def _add_teach(sub: argparse._SubParsersAction) -> None:
@@ -84,10 +127,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--version", action="version", version=f"minidl {__version__}")
     sub = parser.add_subparsers(dest="command")
     sub.add_parser("lessons", help="list the lessons in order")
+    fig = sub.add_parser("figures", help="run the lessons and write their figures into figures/")
+    fig.add_argument("numbers", nargs="*", help="lesson numbers (default: every lesson)")
+    fig.add_argument("--out", type=Path, default=None, help="the folder to write (figures/)")
+    fig.add_argument("--timeout", type=float, default=600, help="seconds per cell (600)")
     _add_teach(sub)
     args = parser.parse_args(argv)
     if args.command == "teach":
         return _teach(args)
+    if args.command == "figures":
+        return _figures(args.numbers, args.out, args.timeout)
     if args.command == "lessons":
         folder = lessons_dir()
         if folder is None:

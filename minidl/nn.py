@@ -11,7 +11,7 @@ Every parameter is a `Value` or a `Tensor` with requires_grad, so
 from __future__ import annotations
 
 import random
-from typing import Iterator, Sequence
+from collections.abc import Iterator, Sequence
 
 import numpy as np
 

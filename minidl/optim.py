@@ -12,7 +12,7 @@ work on Tensors and on scalar Values alike (they only use `.data` and `.grad`).
 from __future__ import annotations
 
 import math
-from typing import Iterable
+from collections.abc import Iterable
 
 import numpy as np
 

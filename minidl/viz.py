@@ -6,6 +6,9 @@ Inputs are on the left, the output on the right.
 """
 from __future__ import annotations
 
+import os
+from pathlib import Path
+
 import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.figure import Figure
@@ -14,6 +17,52 @@ from minidl.engine import Value
 
 VALUE_COLOR = "#c0392b"  # red: output of the node
 GRAD_COLOR = "#1f5fbf"   # blue: d(output)/d(node)
+
+POLICY_COLORS = {"BSP": "#c0392b", "SSP": "#1f5fbf", "ASP": "#2e8b57"}
+"""One colour per consistency model, the same in every lesson and figure: `policy_color("SSP(3)")`."""
+
+FIGURE_WIDTH = 8.0
+"""Inches: the course's figure width. At the dpi below it fits a notebook's text column in
+JupyterLab without shrinking, so that FONT_SIZE stays readable."""
+FIGURE_DPI = 100
+FONT_SIZE = 10
+FIGURES_ENV = "MINIDL_FIGURES"
+"""The folder `save_figure` writes into; unset (the default), it writes nothing."""
+
+
+def policy_color(name: str) -> str:
+    """The colour of a consistency model by its name or label: "BSP", "SSP(3)", "ASP"."""
+    for key, color in POLICY_COLORS.items():
+        if str(name).upper().startswith(key):
+            return color
+    raise ValueError(f"policy_color: {name!r} names no consistency model; "
+                     f"give one starting with {', '.join(POLICY_COLORS)}")
+
+
+def course_style() -> None:
+    """Sets matplotlib's defaults to the course's: figures FIGURE_WIDTH inches wide at
+    FIGURE_DPI, text FONT_SIZE points. Lessons call it once, in their first cell."""
+    plt.rcParams.update({"figure.figsize": (FIGURE_WIDTH, FIGURE_WIDTH * 0.45),
+                         "figure.dpi": FIGURE_DPI, "savefig.dpi": FIGURE_DPI,
+                         "font.size": FONT_SIZE, "axes.titlesize": FONT_SIZE + 1,
+                         "legend.fontsize": FONT_SIZE - 1})
+
+
+def save_figure(fig: Figure, name: str) -> Path | None:
+    """Writes `fig` as NAME.png into the folder named by $MINIDL_FIGURES and returns the path;
+    does nothing and returns None when the variable is unset.
+
+    Lessons call it for every figure they draw. Running a lesson (a student, a test, a
+    grader) therefore writes no file, wherever it runs; `minidl figures` sets the variable to
+    the repository's figures/ and runs every lesson, which regenerates the committed figures.
+    """
+    folder = os.environ.get(FIGURES_ENV)
+    if not folder:
+        return None
+    path = Path(folder) / (name if name.endswith(".png") else f"{name}.png")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=FIGURE_DPI, bbox_inches="tight")
+    return path
 
 
 def graph_layout(root: Value) -> dict[Value, tuple[int, float]]:

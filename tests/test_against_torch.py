@@ -1,8 +1,8 @@
 """minidl against PyTorch in float64, when torch is installed (skipped otherwise)."""
 import pytest
+from exprs import near_kink, programs, run
 from hypothesis import assume, given, settings
 
-from exprs import near_kink, programs, run
 from minidl.engine import Value
 from minidl.nn import MLP
 
@@ -55,6 +55,7 @@ def test_mlp_gradients_match_torch_float64():
 
 def test_tensor_mlp_forward_backward_and_cross_entropy_match_torch_float64():
     import numpy as np
+
     from minidl.nn import cross_entropy, mlp
     from minidl.tensor import Tensor
 
@@ -78,6 +79,7 @@ def test_tensor_mlp_forward_backward_and_cross_entropy_match_torch_float64():
 
 def test_tensor_ops_match_torch_float64():
     import numpy as np
+
     from minidl.tensor import Tensor
 
     rng = np.random.default_rng(1)

@@ -35,6 +35,7 @@ def test_mlp_benchmark_versions_agree_on_a_small_model(capsys):
 
 def test_reference_steps_train_identically_for_several_steps():
     import numpy as np
+
     from minidl.bench.reference_steps import make_versions
     rng = np.random.default_rng(0)
     x, y = rng.random((16, 8), dtype=np.float32), rng.integers(0, 3, 16)

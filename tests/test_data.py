@@ -13,8 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from minidl import data
-from minidl.data import (batches, download_mnist, flatten_images, load_mnist, one_hot,
-                         read_idx, shard, shard_indices)
+from minidl.data import batches, download_mnist, flatten_images, load_mnist, one_hot, read_idx, shard, shard_indices
 
 IDX_CODES = {0x08: ">u1", 0x09: ">i1", 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4", 0x0E: ">f8"}
 

@@ -1,9 +1,9 @@
 """Backpropagation against central differences, on chosen and on random graphs."""
 import math
 
+from exprs import ALL_OPS, near_kink, programs, run
 from hypothesis import assume, given, settings
 
-from exprs import ALL_OPS, programs, run, near_kink
 from minidl.engine import Value
 from minidl.gradcheck import gradcheck, numeric_grad
 

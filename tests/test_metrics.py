@@ -4,7 +4,6 @@ import pytest
 
 from minidl.metrics import accuracy, confusion_matrix, predict
 from minidl.nn import Linear
-from minidl.tensor import Tensor
 
 
 def identity_classifier():

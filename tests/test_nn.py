@@ -49,7 +49,7 @@ def test_sgd_on_moons_reaches_high_training_accuracy():
     X, y = make_moons(40, noise=0.1, seed=1)
     model = MLP(2, [8, 8, 1], seed=0)
     first = None
-    for step in range(60):
+    for _ in range(60):
         scores = [model(list(x)) for x in X]
         loss = sum((1 - yi * s).relu() for yi, s in zip(y, scores)) * (1.0 / len(X))
         first = loss.data if first is None else first

@@ -40,8 +40,9 @@ def test_weight_decay_adds_lambda_w_to_the_gradient():
 def test_adagrad_divides_by_root_of_summed_squared_gradients():
     w = Tensor(np.array([1.0]), requires_grad=True)
     opt = Adagrad([w], lr=0.1, eps=0.0)
-    w.grad = np.array([3.0]); opt.step()
-    w.grad = np.array([4.0]); opt.step()
+    for g in (3.0, 4.0):
+        w.grad = np.array([g])
+        opt.step()
     assert w.data[0] == pytest.approx(1.0 - 0.1 * 3 / 3 - 0.1 * 4 / 5, abs=1e-15)
 
 

@@ -64,9 +64,11 @@ def test_loading_into_a_server_built_differently_says_what_differs(tmp_path):
     ps = build()
     ps.save(tmp_path / "ps.npz")
     with pytest.raises(ValueError, match="shard bounds"):
-        ParameterServer(KeyLayout([2, 3, 1, 4]), n_shards=2, rule=Adagrad(0.1), n_workers=3, window=4).load(tmp_path / "ps.npz")
+        ParameterServer(KeyLayout([2, 3, 1, 4]), n_shards=2, rule=Adagrad(0.1), n_workers=3,
+                        window=4).load(tmp_path / "ps.npz")
     with pytest.raises(ValueError, match="rule"):
-        ParameterServer(KeyLayout([2, 3, 1, 4]), n_shards=3, rule=SGD(0.1), n_workers=3, window=4).load(tmp_path / "ps.npz")
+        ParameterServer(KeyLayout([2, 3, 1, 4]), n_shards=3, rule=SGD(0.1), n_workers=3,
+                        window=4).load(tmp_path / "ps.npz")
     with pytest.raises(ValueError, match="window"):
         build(window=None).load(tmp_path / "ps.npz")
 

@@ -8,8 +8,22 @@ from hypothesis import strategies as st
 
 from minidl.nn import cross_entropy
 from minidl.optim import SGD as MinidlSGD
-from minidl.ps import (ASP, BSP, SGD, SSP, CommTime, ComputeTime, DynSGD, KeyLayout, Scenario,
-                       WindowError, moons_task, pack, simulate, unpack)
+from minidl.ps import (
+    ASP,
+    BSP,
+    SGD,
+    SSP,
+    CommTime,
+    ComputeTime,
+    DynSGD,
+    KeyLayout,
+    Scenario,
+    WindowError,
+    moons_task,
+    pack,
+    simulate,
+    unpack,
+)
 from minidl.tensor import Tensor
 
 

@@ -57,7 +57,7 @@ def worker(args) -> None:
     import numpy as np
     from mpi4py import MPI
 
-    import minidl.dist as dist
+    import minidl.distributed as dist
     from minidl.nn import mlp
 
     comm = MPI.COMM_WORLD
@@ -71,10 +71,10 @@ def worker(args) -> None:
         for fn in (dist.ring_allreduce, dist.recursive_doubling_allreduce):
             assert np.allclose(fn(a, comm), expected, rtol=1e-12, atol=1e-9), fn.__name__
         repeats = max(3, min(args.repeats * 10, int(args.repeats * 1e6 / max(n, 1)))) if n < 1e6 else args.repeats
-        fns = {"MPI Allreduce": lambda: comm.Allreduce(a, out),
-               "minidl ring": lambda: dist.ring_allreduce(a, comm),
-               "recursive doubling": lambda: dist.recursive_doubling_allreduce(a, comm),
-               "pickle allreduce": lambda: comm.allreduce(a)}
+        fns = {"MPI Allreduce": lambda a=a, out=out: comm.Allreduce(a, out),
+               "minidl ring": lambda a=a: dist.ring_allreduce(a, comm),
+               "recursive doubling": lambda a=a: dist.recursive_doubling_allreduce(a, comm),
+               "pickle allreduce": lambda a=a: comm.allreduce(a)}
         rows.append((n, _time_all(comm, fns, repeats)))
 
     model = mlp(args.model, seed=0)  # float32, as trained in lesson 05
@@ -112,7 +112,7 @@ def main(argv=None) -> int:
         return 0
     import statistics
 
-    from minidl.dist import launch
+    from minidl.distributed import launch
     forwarded = ["--worker", "--repeats", str(args.repeats), "--sizes", *map(str, args.sizes),
                  "--model", *map(str, args.model)]
     print(__doc__.splitlines()[0])

@@ -36,7 +36,7 @@ def worker(args) -> None:
     import numpy as np
     from mpi4py import MPI
 
-    import minidl.dist as dist
+    import minidl.distributed as dist
     from minidl.nn import cross_entropy, mlp
     from minidl.optim import SGD
     from minidl.tensor import Tensor
@@ -87,7 +87,7 @@ def main(argv=None) -> int:
     if args.worker:
         worker(args)
         return 0
-    from minidl.dist import launch, ring_time
+    from minidl.distributed import launch, ring_time
     if any(args.batch % P for P in args.ranks):
         print(f"data_parallel: the global batch {args.batch} must be a multiple of every P in {args.ranks}",
               file=sys.stderr)

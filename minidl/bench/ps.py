@@ -92,8 +92,8 @@ def throughput(args) -> float:
         for n_shards in args.shards:
             ps = ParameterServer(layout, n_shards=n_shards, rule=SGD(lr), policy=ASP(), n_workers=n_workers)
             outs = [np.empty(layout.size) for _ in range(n_workers)]
-            push = lambda i: ps.push(i, None, g)  # noqa: E731, every key: the whole model
-            pull = lambda i: ps.pull(i, None, out=outs[i])  # noqa: E731
+            push = lambda i, ps=ps: ps.push(i, None, g)  # every key: the whole model
+            pull = lambda i, ps=ps, outs=outs: ps.pull(i, None, out=outs[i])
             rates = {}
             for name, op in (("push", push), ("pull", pull)):
                 _timed_threads(n_workers, op, 1)  # warm up

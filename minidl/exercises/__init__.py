@@ -19,14 +19,15 @@ import math
 import os
 import random
 import traceback
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, Callable, Sequence
+from typing import Any
 
 import numpy as np
 
 __all__ = ["CheckResult", "check", "check_value", "results"]
 
-_RESULTS: list["CheckResult"] = []
+_RESULTS: list[CheckResult] = []
 RAISE_ENV = "MINIDL_CHECKS_RAISE"  # set to 1 under `nbgrader autograde`: a failed check then raises
 
 

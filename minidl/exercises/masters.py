@@ -15,8 +15,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from minidl import __version__
-from minidl.exercises.cells import (TeachError, grade_id, is_check_cell, is_hand_graded, points,
-                                    read_notebook, write_notebook)
+from minidl.exercises.cells import (
+    TeachError,
+    grade_id,
+    is_check_cell,
+    is_hand_graded,
+    points,
+    read_notebook,
+    write_notebook,
+)
 from minidl.exercises.runner import run_isolated
 
 __all__ = ["Master", "Slot", "load_master", "run_in_scratch"]

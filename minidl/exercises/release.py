@@ -15,8 +15,17 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from minidl.exercises.cells import (TeachError, find_masters, grade_id, is_check_cell, is_solution,
-                                    read_notebook, set_source, source, write_notebook)
+from minidl.exercises.cells import (
+    TeachError,
+    find_masters,
+    grade_id,
+    is_check_cell,
+    is_solution,
+    read_notebook,
+    set_source,
+    source,
+    write_notebook,
+)
 
 __all__ = ["CODE_STUB", "TEXT_STUB", "release", "release_notebook"]
 

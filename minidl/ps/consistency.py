@@ -16,7 +16,7 @@ simulator, so one rule is tested once and shown in one picture.
 from __future__ import annotations
 
 import math
-from typing import Mapping, Sequence
+from collections.abc import Mapping, Sequence
 
 
 class Consistency:

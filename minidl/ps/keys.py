@@ -12,13 +12,14 @@ column j of W followed by b[j]: in + 1 numbers.
 """
 from __future__ import annotations
 
-from typing import NamedTuple, Sequence, Union
+from collections.abc import Sequence
+from typing import NamedTuple
 
 import numpy as np
 
 from minidl.nn import Linear, Module
 
-Keys = Union[int, range, slice, Sequence[int], np.ndarray, None]  # None: every key
+Keys = int | range | slice | Sequence[int] | np.ndarray | None  # None: every key
 
 
 class Block(NamedTuple):

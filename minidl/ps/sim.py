@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import heapq
 import itertools
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 
@@ -31,7 +31,8 @@ from minidl.timeline import Timeline
 
 
 def simulate(task, policy: Consistency, n_workers: int = 4,
-             compute: Callable[[int, int], float] | None = None, *, rule=None, n_shards: int = 1, updates: int = 400, until: float | None = None,
+             compute: Callable[[int, int], float] | None = None, *, rule=None, n_shards: int = 1,
+             updates: int = 400, until: float | None = None,
              stop_at: float | None = None, eval_every: int | None = None, comm: CommTime | None = None,
              keys: Keys | Callable[[int, int], Keys] = None, window: int | None = None,
              leave: dict[int, int] | None = None) -> RunResult:

@@ -6,7 +6,7 @@ virtual clock by it) ask the same objects, so a straggler looks the same in both
 from __future__ import annotations
 
 import math
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 

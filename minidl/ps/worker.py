@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import threading
 import time
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 
@@ -31,7 +31,8 @@ from minidl.timeline import Timeline
 
 
 def run_threads(task, policy: Consistency, n_workers: int = 4,
-                compute: Callable[[int, int], float] | None = None, *, rule=None, n_shards: int = 1, iterations: int = 20, keys: Keys = None,
+                compute: Callable[[int, int], float] | None = None, *, rule=None, n_shards: int = 1,
+                iterations: int = 20, keys: Keys = None,
                 window: int | None = None, leave: dict[int, int] | None = None, timeout: float = 10.0,
                 eval_interval: float = 0.02) -> RunResult:
     """Trains `task` with `n_workers` threads on a real ParameterServer; returns like `simulate`.

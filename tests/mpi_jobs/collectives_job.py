@@ -2,7 +2,7 @@
 import numpy as np
 from mpi4py import MPI
 
-import minidl.dist as dist
+import minidl.distributed as dist
 
 comm = MPI.COMM_WORLD
 failures = []

@@ -7,7 +7,7 @@ import sys
 import numpy as np
 from mpi4py import MPI
 
-import minidl.dist as dist
+import minidl.distributed as dist
 from minidl.data import batches
 from minidl.nn import cross_entropy, mlp
 from minidl.optim import SGD

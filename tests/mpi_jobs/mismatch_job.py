@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 from mpi4py import MPI
 
-import minidl.dist as dist
+import minidl.distributed as dist
 from minidl.nn import mlp
 
 comm = MPI.COMM_WORLD

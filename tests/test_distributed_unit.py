@@ -1,4 +1,4 @@
-"""minidl.dist in one process: the ring as data, the cost model, buckets, hooks, error paths."""
+"""minidl.distributed in one process: the ring as data, the cost model, buckets, hooks, error paths."""
 import math
 
 import numpy as np
@@ -6,8 +6,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-import minidl.dist as dist
-from minidl.dist.collectives import chunk_bounds
+import minidl.distributed as dist
+from minidl.distributed.collectives import chunk_bounds
 from minidl.nn import cross_entropy, mlp
 from minidl.tensor import Tensor
 
@@ -156,7 +156,7 @@ def test_hook_fires_once_with_the_final_gradient_last_layer_first():
     loss = cross_entropy(h, [0, 1, 0, 1, 1]) + (h * h).sum()  # the output used twice
     loss.backward()
     assert [i for i, _ in seen] == [id(p) for p in reversed(params)]
-    for (i, g), p in zip(seen, reversed(params)):
+    for (_, g), p in zip(seen, reversed(params)):
         np.testing.assert_array_equal(g, p.grad)
 
 
@@ -233,7 +233,7 @@ def test_local_batches_of_all_ranks_partition_the_global_batch():
 
 
 def test_open_mpi_gets_root_and_oversubscribe_flags_mpich_needs_none(monkeypatch):
-    from minidl.dist.launcher import placement_flags
+    from minidl.distributed.launcher import placement_flags
     monkeypatch.setattr("os.geteuid", lambda: 0)
     monkeypatch.setattr("os.cpu_count", lambda: 2)
     assert placement_flags("mpich", 4) == []
@@ -244,7 +244,7 @@ def test_open_mpi_gets_root_and_oversubscribe_flags_mpich_needs_none(monkeypatch
 
 
 def test_hosts_and_hostfile_use_each_launchers_spelling():
-    from minidl.dist.launcher import placement_flags
+    from minidl.distributed.launcher import placement_flags
     assert placement_flags("mpich", 8, hostfile="hosts.txt") == ["-f", "hosts.txt"]
     assert placement_flags("mpich", 8, hosts="n1,n2") == ["-hosts", "n1,n2"]
     assert placement_flags("openmpi", 8, hostfile="hosts.txt")[:2] == ["--hostfile", "hosts.txt"]
@@ -253,7 +253,8 @@ def test_hosts_and_hostfile_use_each_launchers_spelling():
 def test_the_command_uses_this_pythons_mpiexec_and_mpi4py_abort_on_error():
     import sys
     from pathlib import Path
-    from minidl.dist.launcher import command, flavor
+
+    from minidl.distributed.launcher import command, flavor
     cmd = command("job.py", 3, ["--x", 1])
     assert Path(cmd[0]).parent == Path(sys.executable).parent
     assert flavor(cmd[0]) == "mpich"

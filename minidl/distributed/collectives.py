@@ -4,7 +4,7 @@ Each function sums `array` over the P ranks of `comm` and returns the sum on
 every rank, as `comm.Allreduce` does, for any P >= 1 and any size (P need not be a
 power of two, nor divide the size). They differ in how many messages they send
 and how many bytes each rank moves, which is what the alpha-beta model counts
-(see `minidl.dist.cost`):
+(see `minidl.distributed.cost`):
 
     naive               reduce to rank 0, then rank 0 sends to each: 2(P-1) messages
                         in a row through one rank
@@ -100,7 +100,7 @@ def simulate_ring(arrays: list) -> tuple[list[np.ndarray], list[list[np.ndarray]
     snapshots = [[b.copy() for b in bufs]]
     for k, step in enumerate(ring_schedule(P)):
         sent = [bufs[s][bounds[c]:bounds[c + 1]].copy() for s, _, c in step]  # all send at once
-        for (s, d, c), chunk in zip(step, sent):
+        for (_, d, c), chunk in zip(step, sent):
             lo, hi = bounds[c], bounds[c + 1]
             bufs[d][lo:hi] = bufs[d][lo:hi] + chunk if k < P - 1 else chunk
         snapshots.append([b.copy() for b in bufs])

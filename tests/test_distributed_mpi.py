@@ -1,4 +1,4 @@
-"""minidl.dist under real MPI: every test starts `mpiexec` as a subprocess with a timeout.
+"""minidl.distributed under real MPI: every test starts `mpiexec` as a subprocess with a timeout.
 
 P = 1, 2, 3 and 4 ranks run oversubscribed on a 2-core machine.
 """
@@ -9,15 +9,15 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-import minidl.dist as dist
-from minidl.dist import LaunchError, launch
+import minidl.distributed as dist
+from minidl.distributed import LaunchError, launch
 
 JOBS = Path(__file__).parent / "mpi_jobs"
 RANKS = [1, 2, 3, 4]
 
 
 def test_launch_returns_what_rank_0_printed_and_reported():
-    code = ("from mpi4py import MPI\nimport minidl.dist as d\nc = MPI.COMM_WORLD\n"
+    code = ("from mpi4py import MPI\nimport minidl.distributed as d\nc = MPI.COMM_WORLD\n"
             "s = c.allreduce(c.rank)\nif c.rank == 0:\n    print('sum of ranks', s)\n"
             "    d.report({'size': c.size, 'sum': s})\n")
     run = launch(code=code, n=3, timeout=60)
@@ -65,7 +65,7 @@ def test_command_line_launcher_runs_a_script_on_n_ranks(tmp_path):
     script = tmp_path / "hello.py"
     script.write_text("import sys\nfrom mpi4py import MPI\nc = MPI.COMM_WORLD\n"
                       "n = c.allreduce(1)\nif c.rank == 0:\n    print('ranks', n, sys.argv[1:])\n")
-    done = subprocess.run([sys.executable, "-m", "minidl.dist.launch", "-n", "2", "--timeout", "60",
+    done = subprocess.run([sys.executable, "-m", "minidl.distributed.launch", "-n", "2", "--timeout", "60",
                            str(script), "a", "--b"], capture_output=True, text=True, timeout=90)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "ranks 2 ['a', '--b']"
@@ -73,7 +73,7 @@ def test_command_line_launcher_runs_a_script_on_n_ranks(tmp_path):
 
 
 def test_on_one_rank_gradients_stay_where_they_are_and_missing_ones_are_zeros():
-    code = ("import numpy as np\nimport minidl.dist as d\nfrom minidl.tensor import Tensor\n"
+    code = ("import numpy as np\nimport minidl.distributed as d\nfrom minidl.tensor import Tensor\n"
             "a, b = Tensor(np.ones(3), requires_grad=True), Tensor(np.ones((2, 2)), requires_grad=True)\n"
             "g = np.arange(3.0)\na.grad = g\nd.allreduce_gradients([a, b])\n"
             "d.report((a.grad is g, a.grad.tolist(), b.grad.tolist()))\n")
@@ -122,7 +122,7 @@ def test_mismatched_shapes_raise_a_clear_error_on_every_rank(P, what, tmp_path):
 
 
 def test_pingpong_fit_gives_positive_latency_and_bandwidth():
-    code = ("import minidl.dist as d\nfrom mpi4py import MPI\n"
+    code = ("import minidl.distributed as d\nfrom mpi4py import MPI\n"
             "n, t = d.measure_pingpong(sizes=(8, 1024, 65536, 1048576), repeats=5)\n"
             "if MPI.COMM_WORLD.rank == 0:\n    d.report((n, t))\n")
     n, t = launch(code=code, n=2, timeout=60).result

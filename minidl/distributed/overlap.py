@@ -68,7 +68,8 @@ class OverlappedAllreduce:
     def __init__(self, params, comm=None, bucket_bytes: int = 1 << 20, average: bool = True,
                  timeline: Timeline | None = None, timeout: float = 60.0):
         from mpi4py import MPI
-        from minidl.dist.data_parallel import check_same_parameters
+
+        from minidl.distributed.data_parallel import check_same_parameters
         self.MPI, self.comm = MPI, comm if comm is not None else MPI.COMM_WORLD
         self.params = list(params)
         check_same_parameters(self.params, self.comm, op="OverlappedAllreduce")
@@ -158,7 +159,7 @@ def simulate_overlap(backward_times, grad_bytes, bucket_bytes: int, alpha: float
         (timeline, overlapped step time, step time with one allreduce after backward).
         One communication link: a bucket starts when it is full and the link is free.
     """
-    from minidl.dist.cost import ring_time
+    from minidl.distributed.cost import ring_time
     tl = Timeline()
     t = forward_time
     if forward_time:

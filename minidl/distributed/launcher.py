@@ -1,6 +1,6 @@
 """Starting P copies of a script under MPI, from a notebook, a test or the shell.
 
-    python -m minidl.dist.launch -n 4 script.py [args ...]
+    python -m minidl.distributed.launch -n 4 script.py [args ...]
 
 `launch()` and the command both run the `mpiexec` installed next to the running
 Python (the `mpich` wheel puts it there), never whichever one comes first on PATH,
@@ -8,7 +8,7 @@ so the ranks run the same interpreter and the same minidl. Each rank gets one BL
 thread unless told otherwise: P ranks on a 2-core laptop are already oversubscribed.
 
 Only rank 0 prints, by convention; `launch()` returns what it printed and, if
-rank 0 called `minidl.dist.report(obj)`, that object.
+rank 0 called `minidl.distributed.report(obj)`, that object.
 """
 from __future__ import annotations
 
@@ -53,7 +53,7 @@ def find_mpiexec() -> str:
                       f"Install the MPI runtime into this environment with: {INSTALL}")
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def flavor(mpiexec: str) -> str:
     """"openmpi" or "mpich" (MPICH, Intel MPI and other Hydra launchers)."""
     try:
@@ -168,7 +168,7 @@ def _tail(text: str, lines: int = 15) -> str:
 
 def main(argv=None) -> int:
     import argparse
-    parser = argparse.ArgumentParser(prog="python -m minidl.dist.launch",
+    parser = argparse.ArgumentParser(prog="python -m minidl.distributed.launch",
                                      description="Run a script on N MPI ranks with this Python's mpiexec.")
     parser.add_argument("-n", "--np", type=int, default=2, dest="n", help="number of ranks")
     parser.add_argument("--timeout", type=float, default=None, help="seconds before the job is killed")
