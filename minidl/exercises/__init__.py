@@ -1,22 +1,34 @@
 """Checks for the lessons' exercises, with feedback a student can act on.
 
-A check runs the student's code on fixed inputs and on seeded random inputs,
-compares each result with the reference, and prints which input failed, what
-was expected, what came back, and a hint. It never raises: an exception in the
-student's code is reported as feedback, so the notebook keeps running.
+Two kinds of check:
 
-    check("01.2 max gate", max_gate_backward, cases=[(3.0, 1.0, 2.0)], expected=[(2.0, 0.0)])
+- `check(name, student_fn, reference, cases=...)` runs the student's function on fixed and
+  seeded random inputs and compares each result with the reference. A failure names the
+  input, the expected result and what came back: for a function, showing the expected
+  output of one input teaches without handing out the code.
+- `check_value(name, answer)` grades a number worked out by hand (or a tuple or array of
+  them). Its expected value comes from the lesson's answer key (`minidl.exercises.answers`),
+  and a wrong answer is told how it is wrong (the sign, the order of magnitude, which
+  component, the shape) and the hint, never the expected value. The expected value is kept
+  in `CheckResult.expected`, which graders show to the instructor only.
 
-`results()` is how the grader reads the points: `minidl teach` (release.py, grade.py)
-releases the lessons to students and grades their notebooks with these checks.
-nbgrader instead gives a check cell its points unless the cell raises; with the
-environment variable MINIDL_CHECKS_RAISE=1 a failed check raises AssertionError
-(after printing its feedback), so that `nbgrader autograde` scores such a cell 0.
+A check never raises for a wrong answer or for an exception in the student's code: it
+prints its feedback and records a `CheckResult`, so that every check of a cell reports.
+Each check cell ends with `assert_passed()`, the one place that decides how a failure
+ends the cell: it raises AssertionError when any check of the cell failed. Any tool that
+runs the notebook (nbgrader's autograde and Validate, nbval, a student's Run All) then
+marks the cell failed, with no setting; `minidl teach grade` reads each check's own points
+from `results()`.
+
+How answers are compared (`close`): a `Value` or `Tensor` counts as its data; Python and
+numpy numbers of any type are numbers; tuples, lists and arrays are compared element by
+element and must have the expected shape; numbers match when |got - expected| <=
+tol * max(1, |expected|), infinities only when equal, and NaN never matches.
 """
 from __future__ import annotations
 
 import math
-import os
+import numbers
 import random
 import traceback
 from collections.abc import Callable, Sequence
@@ -25,20 +37,21 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["CheckResult", "check", "check_value", "results"]
+__all__ = ["CheckResult", "assert_passed", "check", "check_value", "close", "results"]
 
 _RESULTS: list[CheckResult] = []
-RAISE_ENV = "MINIDL_CHECKS_RAISE"  # set to 1 under `nbgrader autograde`: a failed check then raises
+_CELL: list[CheckResult] = []  # the checks run since the current cell started
 
 
 @dataclass
 class CheckResult:
-    """The outcome of one exercise check."""
+    """The outcome of one exercise check. `expected` is for the instructor's eyes only."""
 
     exercise: str
     points: float
     max_points: float
     feedback: str
+    expected: str = ""
 
     @property
     def passed(self) -> bool:
@@ -53,41 +66,132 @@ def results() -> list[CheckResult]:
     return list(_RESULTS)
 
 
+def _new_cell(*_args) -> None:
+    _CELL.clear()
+
+
+try:  # in a notebook, each cell starts with an empty list of checks
+    from IPython import get_ipython
+    _shell = get_ipython()
+    if _shell is not None:
+        for _old in [f for f in _shell.events.callbacks["pre_run_cell"]
+                     if getattr(f, "__name__", "") == "_new_cell"]:  # a reloaded module: one callback
+            _shell.events.unregister("pre_run_cell", _old)
+        _shell.events.register("pre_run_cell", _new_cell)
+except ImportError:  # plain Python: assert_passed() covers the checks since its last call
+    pass
+
+
+def assert_passed() -> None:
+    """Ends a check cell: raises AssertionError naming every check of this cell that failed.
+
+    Call it last in each check cell, after all its checks have printed their feedback. This
+    is what makes a failed check fail its cell under nbgrader, nbval or any other runner.
+    """
+    failed = [r for r in _CELL if not r.passed]
+    _CELL.clear()
+    if failed:
+        names = ", ".join(f"{r.exercise} ({r.points:g}/{r.max_points:g})" for r in failed)
+        raise AssertionError(f"{len(failed)} check(s) of this cell did not pass: {names}. "
+                             "The feedback above says why.")
+
+
+def _plain(x: Any) -> Any:
+    """A Value or Tensor as its data; a 0-d array or numpy scalar as a Python number."""
+    from minidl.engine import Value
+    from minidl.tensor import Tensor
+    if isinstance(x, (Value, Tensor)):
+        x = x.data
+    if isinstance(x, np.ndarray) and x.ndim == 0:
+        x = x.item()
+    if isinstance(x, np.generic):
+        x = x.item()
+    return x
+
+
+def _is_number(x: Any) -> bool:
+    return isinstance(x, numbers.Number) and not isinstance(x, bool)
+
+
+def _numeric_array(x: Any) -> np.ndarray | None:
+    """x as a float array when it is a number, or a (nested) sequence or array of numbers."""
+    if isinstance(x, (str, bytes, dict)) or x is None:
+        return None
+    if isinstance(x, (list, tuple)):
+        x = [_plain(v) for v in x]
+        if any(isinstance(v, (str, bytes, bool, dict)) or v is None or v is Ellipsis for v in x):
+            return None
+    try:
+        a = np.asarray(x)
+    except Exception:  # ragged
+        return None
+    if a.dtype == object or a.dtype.kind not in "iufc" or a.dtype.kind == "c":
+        return None
+    return a.astype(float)
+
+
+def _numbers_match(g: np.ndarray, e: np.ndarray, tol: float) -> np.ndarray:
+    """Elementwise: equal infinities, or |g - e| <= tol max(1, |e|); NaN never matches."""
+    finite = np.isfinite(g) & np.isfinite(e)
+    with np.errstate(invalid="ignore", over="ignore"):
+        near = np.abs(np.where(finite, g - e, 0.0)) <= tol * np.maximum(1.0, np.abs(np.where(finite, e, 0.0)))
+    same_inf = np.isinf(g) & np.isinf(e) & (g == e)
+    return np.where(finite, near, same_inf)
+
+
 def close(got: Any, expected: Any, tol: float) -> bool:
-    """True when `got` matches `expected`: numbers within tol (absolute or
-    relative), sequences and arrays element by element, anything else by ==."""
-    if hasattr(got, "data") and not isinstance(got, np.ndarray) and isinstance(expected, (int, float)):
-        got = got.data  # a Value compared with a number
-    if isinstance(expected, (bool, str)) or expected is None:
-        return got == expected
-    if isinstance(expected, (int, float)):
-        if isinstance(got, (str, bytes, bool)):
-            return False
-        try:
-            g = float(got)
-        except (TypeError, ValueError):
-            return False
-        if math.isnan(expected):
-            return math.isnan(g)
-        return abs(g - expected) <= tol * max(1.0, abs(expected))
-    if isinstance(expected, np.ndarray):
-        g = np.asarray(got, dtype=float)
-        return g.shape == expected.shape and bool(np.allclose(g, expected, rtol=tol, atol=tol))
-    if isinstance(expected, (list, tuple)):
-        return (isinstance(got, (list, tuple, np.ndarray)) and len(got) == len(expected)
-                and all(close(g, e, tol) for g, e in zip(got, expected)))
+    """True when `got` matches `expected` by the rule in the module's docstring."""
+    got, expected = _plain(got), _plain(expected)
+    if isinstance(expected, bool) or isinstance(expected, str) or expected is None:
+        return type(got) is type(expected) and got == expected
     if isinstance(expected, dict):
         return (isinstance(got, dict) and got.keys() == expected.keys()
                 and all(close(got[k], expected[k], tol) for k in expected))
+    e = _numeric_array(expected)
+    if e is not None:
+        if isinstance(got, bool):
+            return False
+        g = _numeric_array(got)
+        return g is not None and g.shape == e.shape and bool(np.all(_numbers_match(g, e, tol)))
+    if isinstance(expected, (list, tuple)):
+        return (isinstance(got, (list, tuple)) and len(got) == len(expected)
+                and all(close(a, b, tol) for a, b in zip(got, expected)))
     return got == expected
 
 
-def _matches(got: Any, expected: Any, tol: float) -> bool:
-    """close(), except that a result that cannot even be compared is wrong, not a crash."""
-    try:
-        return close(got, expected, tol)
-    except Exception:  # e.g. a ragged list where an array is expected
-        return False
+def _how_wrong(got: Any, expected: Any, tol: float) -> str:
+    """What is wrong with a by-hand answer, without its expected value: the shape, which
+    components, the sign, the order of magnitude."""
+    e, g = _numeric_array(_plain(expected)), _numeric_array(_plain(got))
+    if e is None:
+        return "it is not the expected answer"
+    if g is None:
+        return f"expected {'a number' if e.ndim == 0 else f'{e.size} numbers'}, got a {type(got).__name__}"
+    if g.shape != e.shape:
+        return (f"expected {e.size} number{'s' if e.size != 1 else ''} (shape {e.shape}), "
+                f"got {g.size} (shape {g.shape})")
+    if np.isnan(g).any():
+        return "the answer contains NaN"
+    wrong = ~_numbers_match(g, e, tol)
+    parts = []
+    for idx in zip(*np.nonzero(np.atleast_1d(wrong))):
+        gi, ei = float(np.atleast_1d(g)[idx]), float(np.atleast_1d(e)[idx])
+        where = ("" if e.ndim == 0 else f"component {idx[0] + 1} of {e.size} " if e.ndim == 1
+                 else f"entry {tuple(int(i) for i in idx)} ")
+        if ei != 0 and gi != 0 and (gi > 0) != (ei > 0):
+            why = "has the wrong sign"
+        elif ei == 0:
+            why = "should be zero" if e.ndim else "is not right"
+        elif gi == 0:
+            why = "should not be zero"
+        elif math.isinf(gi) or math.isinf(ei):
+            why = "is not right"
+        else:
+            k = math.log10(abs(gi) / abs(ei))
+            why = (f"is about {10 ** round(abs(k)):g} times too {'large' if k > 0 else 'small'}"
+                   if abs(k) >= 1 else "has the right sign and size, but is not right")
+        parts.append(f"{where}{why}")
+    return "; ".join(parts) if parts else "it is not the expected answer"
 
 
 def _show(x: Any) -> str:
@@ -98,6 +202,7 @@ def _show(x: Any) -> str:
 
 
 def _show_unguarded(x: Any) -> str:
+    x = _plain(x)
     if isinstance(x, float):
         return f"{x:.6g}"
     if isinstance(x, (list, tuple)):
@@ -106,6 +211,14 @@ def _show_unguarded(x: Any) -> str:
     if isinstance(x, np.ndarray):
         return np.array2string(x, precision=6, threshold=20)
     return repr(x)
+
+
+def _matches(got: Any, expected: Any, tol: float) -> bool:
+    """close(), except that a result that cannot even be compared is wrong, not a crash."""
+    try:
+        return close(got, expected, tol)
+    except Exception:  # e.g. a ragged list where an array is expected
+        return False
 
 
 def _unanswered(x: Any) -> bool:
@@ -122,12 +235,11 @@ def _student_error(e: BaseException) -> str:
     return f"your code raised {type(e).__name__}: {e} (line {frame.lineno}: {frame.line})"
 
 
-def _record(name: str, points: float, max_points: float, feedback: str) -> CheckResult:
-    result = CheckResult(name, points, max_points, feedback)
+def _record(name: str, points: float, max_points: float, feedback: str, expected: str = "") -> CheckResult:
+    result = CheckResult(name, points, max_points, feedback, expected)
     _RESULTS.append(result)
+    _CELL.append(result)
     print(feedback)
-    if points < max_points and os.environ.get(RAISE_ENV) == "1":  # nbgrader scores a cell 0 only if it raises
-        raise AssertionError(feedback)
     return result
 
 
@@ -171,13 +283,22 @@ def check(name: str, student: Callable, reference: Callable | None = None,
                    f"all {len(all_cases)} cases match the reference.")
 
 
-def check_value(name: str, got: Any, expected: Any, points: float = 1, tol: float = 1e-9,
+def check_value(name: str, got: Any, expected: Any = None, points: float = 1, tol: float = 1e-9,
                 hint: str = "") -> CheckResult:
-    """Compares one answer (a number, tuple or array) with the expected one."""
+    """Grades one answer worked out by hand (a number, or a tuple, list or array of them).
+
+    `expected` defaults to the lesson's answer key for the exercise named by the first word of
+    `name` ("05.3 ..." -> `minidl.exercises.answers.expected("05.3")`). A wrong answer's feedback
+    says how it is wrong, never what is right; the expected value goes to `CheckResult.expected`.
+    """
+    if expected is None:
+        from minidl.exercises.answers import expected as key
+        expected = key(name.split()[0])
+    shown = _show(expected)
     if _unanswered(got):
-        return _record(name, 0, points, f"[{name}] 0/{points} points: no answer yet; "
-                       "replace the placeholder with your value")
+        return _record(name, 0, points, f"[{name}] 0/{points:g} points: no answer yet; "
+                       "replace the placeholder `...` with your value", shown)
     if not _matches(got, expected, tol):
-        return _record(name, 0, points, f"[{name}] 0/{points} points.\n  expected: {_show(expected)}"
-                       f"\n  got:      {_show(got)}" + (f"\n  hint: {hint}" if hint else ""))
-    return _record(name, points, points, f"[{name}] {points}/{points} points: {_show(got)} is right.")
+        return _record(name, 0, points, f"[{name}] 0/{points:g} points: {_show(got)} is wrong: "
+                       f"{_how_wrong(got, expected, tol)}." + (f"\n  hint: {hint}" if hint else ""), shown)
+    return _record(name, points, points, f"[{name}] {points:g}/{points:g} points: {_show(got)} is right.", shown)
