@@ -8,7 +8,12 @@ cost counts the messages on its critical path and the bytes each rank sends
     ring                2(P-1) alpha + 2 (P-1)/P n beta     bandwidth-optimal
     recursive doubling  lg P alpha   + lg P n beta          latency-optimal
     naive (via rank 0)  2(P-1) alpha + 2(P-1) n beta         everything through one link
-    parameter server    2P alpha + 2P n/S beta               P pushes and pulls into S shards
+    parameter server    max(2P (alpha + n/S beta),           the busiest of S shards serves P pushes and pulls,
+                            2S alpha + 2 n beta)             and each worker's own link carries n bytes each way
+
+A parameter server never drops below the ring: whatever S, one of its two terms is at
+least 2P alpha + 2 n beta (S >= P: the worker's; S < P: a shard's), above the ring's
+2(P-1) alpha + 2(P-1)/P n beta.
 
 The seed's per-iteration communication of batch parallelism against domain
 parallelism, summed over layers i with |W_i| weights (bytes):
@@ -54,10 +59,27 @@ def naive_time(n, P: int, alpha: float, beta: float):
 
 
 def parameter_server_time(n, P: int, alpha: float, beta: float, shards: int = 1):
-    """P workers push n bytes and pull n bytes; each of S shards takes n/S of every
-    message, and the shards work in parallel: 2P (alpha + n/S beta)."""
+    """P workers push n bytes of gradients and pull n bytes of parameters through S shards.
+
+    Two links limit a step, and it lasts as long as the slower of them:
+
+    - the busiest shard receives P pushes and sends P pulls of n/S bytes each:
+      2P (alpha + n/S beta);
+    - each worker sends S messages of n/S bytes (one to each shard) and receives S:
+      2S alpha + 2 n beta, whatever S is, since all n bytes cross the worker's own link.
+
+    With one shard the shard dominates and the time is 2P (alpha + n beta). Adding shards
+    divides the shard's bytes, but never the worker's: the time stays at least
+    2P alpha + 2 n beta, above the ring's 2(P-1) alpha + 2(P-1)/P n beta.
+    """
     _check(n, P)
-    return 2 * P * (alpha + np.asarray(n) / shards * beta)
+    S = np.asarray(shards)
+    if np.any(S < 1) or np.any(S != np.floor(S)):
+        raise ValueError(f"parameter_server_time: shards = {shards}; the number of shards is a positive integer")
+    n = np.asarray(n)
+    busiest_shard = 2 * P * (alpha + n / S * beta)
+    worker = 2 * S * alpha + 2 * n * beta
+    return np.maximum(busiest_shard, worker)
 
 
 ALGORITHM_TIMES = {"ring": ring_time, "recursive_doubling": recursive_doubling_time,
