@@ -276,4 +276,5 @@ def cross_entropy(logits: Tensor, targets) -> Tensor:
         grad[rows, y] -= 1.0
         return (grad * (g / len(y)),)
 
-    return Tensor._make(np.asarray(loss, dtype=z.dtype), (logits,), "cross_entropy", backward)
+    return Tensor._make(np.asarray(loss, dtype=z.dtype), (logits,), "cross_entropy", backward,
+                        (logp, rows, y))  # kept by backward beyond the graph's nodes

@@ -10,6 +10,11 @@ reference cycles and is freed as soon as it is unused.
 Broadcasting copies an input along new or size-1 axes in the forward pass, so
 its gradient is summed back over those axes (`unbroadcast`).
 
+What backward keeps: each op also records the numpy arrays its backward reads
+(`Tensor.saved_arrays`): its inputs' data for `*` or `@`, its own result for
+`exp` or `tanh`, a log-softmax for `cross_entropy`. `kept_bytes(root)` adds
+them to the nodes' data: the memory a graph holds until it is freed.
+
 Dtypes: float32 unless asked otherwise. When two tensors of different float
 dtypes meet, the result has the wider dtype (float32 + float64 -> float64), as
 in numpy and PyTorch; a Python number takes the tensor's dtype. Python lists
@@ -51,7 +56,7 @@ class Tensor:
     """An array that records how it was computed, so that `backward()` can set
     `.grad = dL/d(self)` on every tensor with `requires_grad`."""
 
-    __slots__ = ("data", "grad", "requires_grad", "_prev", "_backward", "_op", "_hooks")
+    __slots__ = ("data", "grad", "requires_grad", "_prev", "_backward", "_op", "_hooks", "_saved")
 
     def __init__(self, data, requires_grad: bool = False, dtype=None):
         if isinstance(data, Tensor):
@@ -72,6 +77,7 @@ class Tensor:
         self._backward = None
         self._op = ""
         self._hooks: tuple = ()
+        self._saved: tuple = ()
 
     # ---- basics ----------------------------------------------------------------
     shape = property(lambda self: self.data.shape)
@@ -116,12 +122,24 @@ class Tensor:
         raise TypeError(f"Tensor {op}: unsupported operand {type(x).__name__}; use a Tensor, "
                         "a numpy array or a number")
 
+    @property
+    def saved_arrays(self) -> tuple:
+        """The numpy arrays this node's backward reads, and so keeps alive while the
+        graph lives: its inputs' `.data` for `*`, `/`, `@`, `relu` or `log`, its own
+        result for `exp`, `tanh`, `sigmoid` or `log_softmax`, the log-softmax, row
+        indices and labels for `cross_entropy`; () for `+`, `reshape` or a leaf, whose
+        backward needs only shapes. Several may also be some node's `.data`."""
+        return self._saved
+
     @staticmethod
-    def _make(data, prev: tuple, op: str, backward) -> Tensor:
-        """The output of an op; it joins the graph only if an input needs a gradient."""
+    def _make(data, prev: tuple, op: str, backward, saved: tuple = ()) -> Tensor:
+        """The output of an op; it joins the graph only if an input needs a gradient.
+
+        `saved` lists the arrays that `backward` reads (see `saved_arrays`)."""
         out = Tensor(data, dtype=data.dtype)
         if _GRAD_ENABLED and any(p.requires_grad for p in prev):
             out.requires_grad, out._prev, out._backward, out._op = True, prev, backward, op
+            out._saved = tuple(saved)
         return out
 
     def _binary(self, other, op: str) -> tuple[Tensor, Tensor]:
@@ -146,16 +164,22 @@ class Tensor:
 
     def __mul__(self, other):
         a, b = self._binary(other, "*")
-        return Tensor._make(a.data * b.data, (a, b), "*",  # mul swaps its inputs
-                            lambda g: (unbroadcast(g * b.data, a.shape), unbroadcast(g * a.data, b.shape)))
+        def backward(g):  # mul swaps its inputs; each gradient only if needed
+            return (unbroadcast(g * b.data, a.shape) if a.requires_grad else None,
+                    unbroadcast(g * a.data, b.shape) if b.requires_grad else None)
+        saved = (b.data,) * a.requires_grad + (a.data,) * b.requires_grad
+        return Tensor._make(a.data * b.data, (a, b), "*", backward, saved)
 
     def __truediv__(self, other):
         a, b = self._binary(other, "/")
         if np.any(b.data == 0):
             raise ZeroDivisionError(f"Tensor /: the denominator of shape {b.shape} holds "
                                     f"{int(np.sum(b.data == 0))} zero(s); add a small epsilon")
-        return Tensor._make(a.data / b.data, (a, b), "/", lambda g: (
-            unbroadcast(g / b.data, a.shape), unbroadcast(-g * a.data / (b.data * b.data), b.shape)))
+        def backward(g):  # d/da = 1/b, d/db = -a/b^2
+            return (unbroadcast(g / b.data, a.shape) if a.requires_grad else None,
+                    unbroadcast(-g * a.data / (b.data * b.data), b.shape) if b.requires_grad else None)
+        saved = (b.data,) + (a.data,) * b.requires_grad
+        return Tensor._make(a.data / b.data, (a, b), "/", backward, saved)
 
     def __pow__(self, n):
         if not isinstance(n, Real) or isinstance(n, bool):
@@ -165,7 +189,8 @@ class Tensor:
             raise ZeroDivisionError(f"Tensor **: 0 ** {n:g} in a tensor of shape {a.shape}")
         if n != int(n) and np.any(a.data < 0):
             raise ValueError(f"Tensor **: negative entries with fractional exponent {n:g}")
-        return Tensor._make(a.data ** n, (a,), f"**{n:g}", lambda g: (g * n * a.data ** (n - 1),))
+        return Tensor._make(a.data ** n, (a,), f"**{n:g}", lambda g: (g * n * a.data ** (n - 1),),
+                            (a.data,))
 
     def __neg__(self):
         return Tensor._make(-self.data, (self,), "neg", lambda g: (-g,))
@@ -190,7 +215,8 @@ class Tensor:
             db = a.data.swapaxes(-1, -2) @ g if b.requires_grad else None
             return (da if da is None else unbroadcast(da, a.shape),
                     db if db is None else unbroadcast(db, b.shape))
-        return Tensor._make(a.data @ b.data, (a, b), "@", backward)
+        saved = (b.data,) * a.requires_grad + (a.data,) * b.requires_grad
+        return Tensor._make(a.data @ b.data, (a, b), "@", backward, saved)
 
     def transpose(self, *axes):
         """Permutes the axes (reverses them when none are given)."""
@@ -214,11 +240,14 @@ class Tensor:
 
     def __getitem__(self, index):
         index = index.data.astype(np.intp) if isinstance(index, Tensor) else index
+        shape, dtype = self.shape, self.dtype
         def backward(g):  # scatter back; np.add.at sums repeated indices
-            full = np.zeros_like(self.data)
+            full = np.zeros(shape, dtype)
             np.add.at(full, index, g)
             return (full,)
-        return Tensor._make(self.data[index], (self,), "index", backward)
+        parts = index if isinstance(index, tuple) else (index,)
+        saved = tuple(i for i in parts if isinstance(i, np.ndarray))  # fancy indices
+        return Tensor._make(self.data[index], (self,), "index", backward, saved)
 
     # ---- reductions ------------------------------------------------------------------
     def sum(self, axis=None, keepdims: bool = False):
@@ -241,30 +270,31 @@ class Tensor:
             g = g if keepdims or axis is None else np.expand_dims(g, axis)
             return (winners * g / winners.sum(axis=axis, keepdims=True),)
         data = out if keepdims else (out.reshape(()) if axis is None else out.squeeze(axis))
-        return Tensor._make(np.asarray(data), (self,), "max", backward)
+        return Tensor._make(np.asarray(data), (self,), "max", backward, (self.data, out))
 
     # ---- elementwise ---------------------------------------------------------------
     def exp(self):
         e = np.exp(self.data)
-        return Tensor._make(e, (self,), "exp", lambda g: (g * e,))
+        return Tensor._make(e, (self,), "exp", lambda g: (g * e,), (e,))
 
     def log(self):
         if np.any(self.data <= 0):
             raise ValueError(f"Tensor.log: {int(np.sum(self.data <= 0))} non-positive entries "
                              f"(smallest {self.data.min():g}); clamp or add an epsilon")
-        return Tensor._make(np.log(self.data), (self,), "log", lambda g: (g / self.data,))
+        return Tensor._make(np.log(self.data), (self,), "log", lambda g: (g / self.data,),
+                            (self.data,))
 
     def relu(self):
         return Tensor._make(np.maximum(self.data, 0), (self,), "relu",
-                            lambda g: (g * (self.data > 0),))
+                            lambda g: (g * (self.data > 0),), (self.data,))
 
     def sigmoid(self):
         s = np.exp(-np.logaddexp(0, -self.data)).astype(self.dtype)  # stable 1/(1+e^-x)
-        return Tensor._make(s, (self,), "sigmoid", lambda g: (g * s * (1 - s),))
+        return Tensor._make(s, (self,), "sigmoid", lambda g: (g * s * (1 - s),), (s,))
 
     def tanh(self):
         t = np.tanh(self.data)
-        return Tensor._make(t, (self,), "tanh", lambda g: (g * (1 - t * t),))
+        return Tensor._make(t, (self,), "tanh", lambda g: (g * (1 - t * t),), (t,))
 
     def log_softmax(self, axis: int = -1):
         """x - log(sum(exp(x))), computed after subtracting the max so that exp cannot overflow."""
@@ -272,7 +302,7 @@ class Tensor:
         out = shifted - np.log(np.exp(shifted).sum(axis=axis, keepdims=True))
         def backward(g):  # g - softmax * sum(g)
             return (g - np.exp(out) * g.sum(axis=axis, keepdims=True),)
-        return Tensor._make(out, (self,), "log_softmax", backward)
+        return Tensor._make(out, (self,), "log_softmax", backward, (out,))
 
     # ---- backpropagation ---------------------------------------------------------------
     def topological_order(self) -> list[Tensor]:
@@ -321,3 +351,14 @@ class Tensor:
                 if pg is not None and parent.requires_grad:
                     key = id(parent)
                     grads[key] = pg if key not in grads else grads[key] + pg
+
+
+def kept_bytes(root: Tensor) -> int:
+    """The bytes the graph ending in `root` keeps alive for backward: every node's
+    `.data` and every node's `saved_arrays`, each distinct array counted once (by
+    identity, so a view counts its own size; gradients are not included)."""
+    arrays = {}
+    for node in root.topological_order():
+        for a in (node.data, *node._saved):
+            arrays[id(a)] = a
+    return sum(a.nbytes for a in arrays.values())
