@@ -59,3 +59,51 @@ def test_parameter_server_takes_an_array_of_shard_counts():
 def test_parameter_server_refuses_a_bad_shard_count(S):
     with pytest.raises(ValueError, match="parameter_server_time: shards"):
         dist.parameter_server_time(1e6, 4, 1e-5, 1e-9, shards=S)
+
+
+def test_t_comm_batch_is_recursive_halving_then_doubling():
+    a, b, n = 1e-6, 1e-9, 4e6
+    for P in (2, 4, 8, 64):
+        lg = np.log2(P)
+        assert dist.t_comm_batch([n], P, a, b) == pytest.approx(2 * lg * a + 2 * (P - 1) / P * n * b)
+        # the ring's bandwidth term with lg P latencies instead of the ring's P - 1
+        assert dist.t_comm_batch([n], P, 0, b) == pytest.approx(dist.ring_time(n, P, 0, b))
+
+
+@pytest.mark.parametrize("k, h", [(1, 0), (2, 1), (3, 1), (5, 2), (7, 3)])
+def test_halo_is_floor_of_half_the_kernel(k, h):
+    assert dist.cost.halo_rows(k) == h
+
+
+def test_domain_halos_use_floor_k_over_2_rows():
+    layer = dist.cost.ConvLayer(x_w=32, x_c=3, y_w=32, y_c=64, k_h=3, k_w=3, weight_bytes=4 * 1728)
+    a, b, B, P = 1e-6, 1e-9, 64, 4
+    batch = dist.t_comm_batch([layer.weight_bytes], P, a, b)
+    halo = 2 * a + b * B * 4 * (32 * 3 * 1 + 32 * 64 * 1)     # one row each way for a 3x3 kernel
+    assert dist.t_comm_domain([layer], B=B, P=P, alpha=a, beta=b) == pytest.approx(batch + halo)
+    one_by_one = dist.cost.ConvLayer(x_w=32, x_c=3, y_w=32, y_c=64, k_h=1, k_w=1, weight_bytes=4 * 192)
+    assert dist.t_comm_domain([one_by_one], B=B, P=P, alpha=a, beta=b) == pytest.approx(
+        2 * a + dist.t_comm_batch([one_by_one.weight_bytes], P, a, b))     # a 1x1 kernel needs no halo
+    with pytest.raises(ValueError, match="halo_rows"):
+        dist.cost.halo_rows(0)
+
+
+def test_fit_is_robust_to_one_disturbed_point():
+    n = np.array([8, 64, 512, 4096, 32768, 262144, 2097152, 8388608], dtype=float)
+    t = 2e-6 + n * 2.5e-10
+    t[0] = 300e-6                                   # an 8-byte point at 300 us: a rank lost its core
+    fit = dist.fit_alpha_beta(n, t)
+    assert fit.alpha == pytest.approx(2e-6, rel=0.05)
+    assert fit.beta == pytest.approx(2.5e-10, rel=0.05)
+    assert fit.worst_size == 8 and fit.max_rel_error > 0.9
+    assert fit.median_rel_error < 0.01
+
+
+@settings(max_examples=50, deadline=None)
+@given(alpha=st.floats(1e-7, 1e-3), beta=st.floats(1e-12, 1e-8), noise=st.integers(0, 2**32 - 1))
+def test_fit_recovers_alpha_and_beta_from_noisy_times(alpha, beta, noise):
+    n = np.array([8, 64, 512, 4096, 32768, 262144, 2097152, 8388608], dtype=float)
+    t = (alpha + n * beta) * np.random.default_rng(noise).uniform(0.99, 1.01, n.size)
+    fit = dist.fit_alpha_beta(n, t)
+    assert fit.max_rel_error < 0.03
+    assert np.all(np.abs(fit.time(n) - t) / t < 0.03)

@@ -19,8 +19,13 @@ The seed's per-iteration communication of batch parallelism against domain
 parallelism, summed over layers i with |W_i| weights (bytes):
 
     T_comm(batch)  = sum_i 2 (alpha lg P + beta (P-1)/P |W_i|)
-    T_comm(domain) = sum_i (alpha + beta B X_W X_C k_h / 2) + sum_i (alpha + beta B Y_W Y_C k_w / 2)
+    T_comm(domain) = sum_i (alpha + beta B X_W X_C h_h) + sum_i (alpha + beta B Y_W Y_C h_w)
                      + T_comm(batch)
+
+T_comm(batch) is neither the ring nor recursive doubling: lg P latencies with the ring's
+bandwidth term is the cost of recursive halving (reduce-scatter) then recursive doubling
+(allgather), Rabenseifner's algorithm, for P a power of two. The halo is h = floor(k/2)
+rows of a k-row kernel (the lecture writes k/2, which for an odd k counts half a row more).
 """
 from __future__ import annotations
 
@@ -87,7 +92,9 @@ ALGORITHM_TIMES = {"ring": ring_time, "recursive_doubling": recursive_doubling_t
 
 
 def t_comm_batch(weight_bytes, P: int, alpha: float, beta: float) -> float:
-    """The seed's T_comm(batch): an allreduce of every layer's weight gradients."""
+    """The seed's T_comm(batch): an allreduce of every layer's weight gradients, each
+    2 lg P alpha + 2 (P-1)/P |W_i| beta (recursive halving then doubling)."""
+    _check(0, P)
     lg = math.log2(P) if P > 1 else 0.0
     return float(sum(2 * (alpha * lg + beta * (P - 1) / P * w) for w in weight_bytes))
 
@@ -105,14 +112,22 @@ class ConvLayer:
     itemsize: int = 4
 
 
+def halo_rows(k: int) -> int:
+    """Rows a k-row kernel reads beyond a block's edge, on each side: floor(k/2)."""
+    if k < 1 or int(k) != k:
+        raise ValueError(f"halo_rows: kernel size {k}; a kernel has a positive whole number of rows")
+    return int(k) // 2
+
+
 def t_comm_domain(layers: list[ConvLayer], B: int, P: int, alpha: float, beta: float) -> float:
     """The seed's T_comm(domain): halo exchanges of activations (forward) and of
     errors (backward), plus the same weight-gradient allreduce as batch parallelism.
 
-    The halo is k/2 rows as the lecture writes it; a real exchange sends floor(k/2),
-    none for a 1x1 kernel, so the formula slightly overcounts small kernels."""
-    halo = sum((alpha + beta * B * L.x_w * L.x_c * L.k_h / 2 * L.itemsize)
-               + (alpha + beta * B * L.y_w * L.y_c * L.k_w / 2 * L.itemsize) for L in layers)
+    The halo is h = floor(k/2) rows (`halo_rows`), what a convolution with "same" padding
+    reads from its neighbour: 1 row for a 3x3 kernel, none for 1x1. The lecture writes k/2,
+    1.5 rows for a 3x3 kernel, which counts half a row too many."""
+    halo = sum((alpha + beta * B * L.x_w * L.x_c * halo_rows(L.k_h) * L.itemsize)
+               + (alpha + beta * B * L.y_w * L.y_c * halo_rows(L.k_w) * L.itemsize) for L in layers)
     return float(halo + t_comm_batch([L.weight_bytes for L in layers], P, alpha, beta))
 
 
@@ -121,7 +136,9 @@ class AlphaBeta:
     """A fitted model: seconds per message, seconds per byte, and how well it fits."""
     alpha: float
     beta: float
-    max_rel_error: float  # largest |model - measured| / measured over the points
+    max_rel_error: float           # largest |model - measured| / measured over the points
+    median_rel_error: float = 0.0  # the typical point's relative error
+    worst_size: float = 0.0        # the message size (bytes) of the worst point
 
     @property
     def bandwidth(self) -> float:
@@ -132,32 +149,43 @@ class AlphaBeta:
         return self.alpha + np.asarray(n) * self.beta
 
 
-def fit_alpha_beta(n_bytes, seconds) -> AlphaBeta:
-    """Least-squares fit of seconds = alpha + n beta over message sizes.
+def fit_alpha_beta(n_bytes, seconds, iterations: int = 50) -> AlphaBeta:
+    """Robust fit of seconds = alpha + n beta over message sizes.
 
-    Each point is weighted by 1 / seconds, so the fit is good in relative terms:
-    the small messages that fix alpha count as much as the large ones that fix beta.
-    A real MPI switches protocol with the message size (eager below some kilobytes,
-    rendezvous above), so one straight line can miss single points by tens of percent:
-    `max_rel_error` says by how much. Fit small and large sizes apart to see both lines.
+    It minimises the sum of relative errors |alpha + n beta - t| / t (iteratively
+    reweighted least squares), so the small messages that fix alpha count as much as the
+    large ones that fix beta, and one disturbed point (a rank that lost its core to another
+    program during a size's round trips) moves the line far less than in a least-squares
+    fit: that point shows up as a large `max_rel_error` at `worst_size` while
+    `median_rel_error` stays small. A real MPI also switches protocol with the message size
+    (eager below some kilobytes, rendezvous above), so one line can miss single points by
+    tens of percent; fit small and large sizes apart to see both lines.
     """
     n = np.asarray(n_bytes, dtype=float)
     t = np.asarray(seconds, dtype=float)
     if n.shape != t.shape or n.size < 2 or np.unique(n).size < 2:
         raise ValueError(f"fit_alpha_beta: need at least two different sizes with one time each; "
                          f"got sizes {n.tolist()} and {t.size} times")
-    if np.any(t <= 0):
-        raise ValueError("fit_alpha_beta: every time must be positive seconds")
-    A = np.stack([np.ones_like(n), n], axis=1) / t[:, None]
-    (alpha, beta), *_ = np.linalg.lstsq(A, np.ones_like(t), rcond=None)
-    alpha, beta = max(alpha, 0.0), max(beta, 1e-15)
+    if np.any(t <= 0) or not np.all(np.isfinite(t)):
+        raise ValueError("fit_alpha_beta: every time must be positive, finite seconds")
+    A = np.stack([np.ones_like(n), n], axis=1) / t[:, None]   # rows: (1, n) / t, target 1
+    w = np.ones_like(t)
+    for _ in range(iterations):                               # L1 by reweighting: w = 1 / |residual|
+        (alpha, beta), *_ = np.linalg.lstsq(A * w[:, None], w, rcond=None)
+        w = 1.0 / np.sqrt(np.maximum(np.abs(A @ [alpha, beta] - 1.0), 1e-6))
+    alpha, beta = max(float(alpha), 0.0), max(float(beta), 1e-15)
     rel = np.abs(alpha + n * beta - t) / t
-    return AlphaBeta(float(alpha), float(beta), float(rel.max()))
+    return AlphaBeta(alpha, beta, float(rel.max()), float(np.median(rel)), float(n[np.argmax(rel)]))
 
 
 def measure_pingpong(comm=None, sizes=(8, 64, 512, 4096, 32768, 262144, 2097152, 8388608),
                      repeats: int = 20) -> tuple[np.ndarray, np.ndarray]:
-    """One-way message time between ranks 0 and 1: half the median round trip.
+    """One-way message time between ranks 0 and 1: half the median round trip per size.
+
+    One warm-up pass over all sizes comes first and is dropped (MPI sets up its
+    connections and buffers on the first messages). Then `repeats` rounds each time
+    every size once, so that a burst of load from other programs spreads over all sizes
+    instead of spoiling the median of one.
 
     Collective: every rank calls it; ranks other than 0 and 1 only wait at the barriers.
     Returns (sizes in bytes, seconds), meaningful on rank 0.
@@ -167,13 +195,15 @@ def measure_pingpong(comm=None, sizes=(8, 64, 512, 4096, 32768, 262144, 2097152,
         comm = MPI.COMM_WORLD
     if comm.Get_size() < 2:
         raise ValueError("measure_pingpong: needs at least 2 ranks; launch with n=2")
+    if repeats < 1:
+        raise ValueError(f"measure_pingpong: repeats = {repeats}; take at least one round trip per size")
     from mpi4py import MPI
-    rank, times = comm.Get_rank(), []
-    for size in sizes:
-        buf = np.zeros(size, dtype=np.uint8)
-        rounds = []
-        comm.Barrier()
-        for _ in range(repeats + 2):
+    rank = comm.Get_rank()
+    bufs = [np.zeros(size, dtype=np.uint8) for size in sizes]
+    rounds = np.zeros((repeats + 1, len(sizes)))
+    for k in range(repeats + 1):                       # round 0 is the warm-up
+        for j, buf in enumerate(bufs):
+            comm.Barrier()
             t0 = MPI.Wtime()
             if rank == 0:
                 comm.Send(buf, dest=1, tag=5)
@@ -181,9 +211,8 @@ def measure_pingpong(comm=None, sizes=(8, 64, 512, 4096, 32768, 262144, 2097152,
             elif rank == 1:
                 comm.Recv(buf, source=0, tag=5)
                 comm.Send(buf, dest=0, tag=5)
-            rounds.append(MPI.Wtime() - t0)
-        times.append(np.median(rounds[2:]) / 2)
-    return np.asarray(sizes, dtype=float), np.asarray(times)
+            rounds[k, j] = MPI.Wtime() - t0
+    return np.asarray(sizes, dtype=float), np.median(rounds[1:], axis=0) / 2
 
 
 def strong_scaling(compute_seconds: float, gradient_bytes: float, Ps, alpha: float, beta: float,
