@@ -94,3 +94,25 @@ def test_a_removed_worker_may_not_use_the_server():
 def test_unknown_workers_are_refused():
     with pytest.raises(ValueError, match="worker 5 is not one of 0 .. 1"):
         ParameterServer(1, n_workers=2).pull(5)
+
+
+def test_timed_threads_runs_every_call_and_reports_errors_and_stragglers():
+    from minidl.ps.worker import timed_threads
+    calls = []
+    lock = threading.Lock()
+
+    def op(i):
+        with lock:
+            calls.append(i)
+    seconds = timed_threads(3, op, ops=4)
+    assert sorted(calls) == [0] * 4 + [1] * 4 + [2] * 4 and seconds >= 0
+    assert timed_threads(2, lambda i: time.sleep(0.05), ops=1) >= 0.05
+
+    def fail(i):
+        raise KeyError(f"thread {i}")
+    with pytest.raises(KeyError):
+        timed_threads(2, fail, ops=1)
+    with pytest.raises(TimeoutError, match="still running"):
+        timed_threads(1, lambda i: time.sleep(2.0), ops=1, timeout=0.2)
+    with pytest.raises(ValueError, match="n_threads"):
+        timed_threads(0, op, ops=1)

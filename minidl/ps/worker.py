@@ -120,3 +120,40 @@ def run_threads(task, policy: Consistency, n_workers: int = 4,
                      timeline, np.array(sorted(pushes), dtype=float).reshape(-1, 4), reads,
                      list(server.clocks.clocks), server)
 
+
+
+def timed_threads(n_threads: int, op: Callable[[int], object], ops: int, timeout: float = 60.0) -> float:
+    """Wall-clock seconds for `n_threads` threads to each call `op(thread)` `ops` times.
+
+    A barrier releases all threads together, and the clock runs from the release until the
+    last thread ends. The first error of any thread is raised again here; a thread still
+    running after `timeout` seconds raises TimeoutError (it is a daemon and cannot hang the
+    caller's exit).
+    """
+    if n_threads < 1 or ops < 0:
+        raise ValueError(f"timed_threads: n_threads = {n_threads}, ops = {ops}; need n_threads >= 1 "
+                         "and ops >= 0")
+    barrier, errors = threading.Barrier(n_threads + 1, timeout=timeout), []
+
+    def body(i: int) -> None:
+        try:
+            barrier.wait()
+            for _ in range(ops):
+                op(i)
+        except BaseException as e:  # noqa: BLE001, reported to the caller below
+            errors.append(e)
+
+    threads = [threading.Thread(target=body, args=(i,), daemon=True) for i in range(n_threads)]
+    for t in threads:
+        t.start()
+    barrier.wait()
+    start = time.perf_counter()
+    for t in threads:
+        t.join(timeout=max(0.0, start + timeout - time.perf_counter()))
+    seconds = time.perf_counter() - start
+    if errors:
+        raise errors[0]
+    if any(t.is_alive() for t in threads):
+        raise TimeoutError(f"timed_threads: {sum(t.is_alive() for t in threads)} of {n_threads} threads "
+                           f"still running after {timeout} s; give op fewer calls or raise the timeout")
+    return seconds
