@@ -146,3 +146,47 @@ def test_no_lost_updates_8_threads_10000_pushes_each_give_the_exact_sum():
 def test_init_of_the_wrong_size_is_refused():
     with pytest.raises(ValueError, match="init has 3 floats but the layout holds 4"):
         ParameterServer(KeyLayout.uniform(2, 2), np.zeros(3))
+
+
+# ---- a push of NaN or inf is refused whole ---------------------------------------------
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
+def test_a_non_finite_push_is_refused_naming_the_worker_and_keys_and_applies_nothing(bad):
+    layout = KeyLayout.uniform(6, 2)
+    ps = ParameterServer(layout, np.arange(12.0), n_shards=3, n_workers=2, rule=SGD(1.0))
+    ps.pull(1)
+    before, stats = ps.snapshot(), ps.stats()
+    g = np.ones(6)
+    g[[3, 4]] = bad  # the keys go [5, 0, 3]: positions 2..3 are key 0, 4..5 key 3
+    with pytest.raises(ValueError, match=r"push: worker 1 sent non-finite values .*keys \[0, 3\] of "
+                                         r"keys \[5, 0, 3\].*nothing was applied"):
+        ps.push(1, [5, 0, 3], g)
+    assert np.array_equal(ps.snapshot(), before)  # shard 0 (key 0) and shard 1 (key 3) untouched
+    for name, counts in ps.stats().items():
+        assert np.array_equal(counts, stats[name]), name
+    assert [dict(s.from_version) for s in ps.shards] == [{}, {}, {}]
+    assert ps.push(1, [5, 0, 3], np.ones(6)) == 0  # the server goes on as if it never came
+
+
+def test_a_non_finite_value_in_a_list_or_a_float32_array_is_refused_too():
+    ps = ParameterServer(KeyLayout.uniform(4, 3), n_shards=2, n_workers=3)
+    with pytest.raises(ValueError, match=r"worker 2 sent non-finite values \(1 NaN\) for keys \[3\] "):
+        ps.push(2, range(1, 4), [0.0] * 8 + [float("nan")])
+    with pytest.raises(ValueError, match=r"worker 0 sent non-finite values \(2 inf\) for keys \[0, 1\] "):
+        ps.push(0, None, np.array([np.inf, 0, 0, -np.inf] + [0] * 8, dtype=np.float32))
+    assert np.array_equal(ps.snapshot(), np.zeros(12))
+    assert ps.stats()["pushes"].tolist() == [0, 0]
+
+
+def test_the_largest_finite_gradient_is_still_accepted():
+    ps = ParameterServer(2, rule=SGD(1.0))
+    ps.push(0, None, [np.finfo(np.float64).max, -np.finfo(np.float64).max])
+    assert ps.snapshot().tolist() == [-np.finfo(np.float64).max, np.finfo(np.float64).max]
+
+
+def test_a_push_non_finite_on_many_keys_lists_the_first_and_counts_them():
+    ps = ParameterServer(20)
+    with pytest.raises(ValueError, match=r"\(20 NaN\) for keys \[0, 1, 2, 3, 4, 5, 6, 7, \.\.\. \(20 keys\)\] "
+                                         r"of all keys"):
+        ps.push(0, None, np.full(20, np.nan))

@@ -20,7 +20,7 @@ import numpy as np
 
 from minidl.ps.clocks import ClockTable
 from minidl.ps.consistency import ASP, Consistency
-from minidl.ps.keys import KeyLayout, KeyRange, Keys, request_tag
+from minidl.ps.keys import KeyLayout, KeyRange, Keys, _short, request_tag
 from minidl.ps.rules import SGD
 from minidl.ps.window import SlidingWindow
 
@@ -221,6 +221,9 @@ class ParameterServer:
 
         Returns:
             The push's staleness (the largest over the shards it touched).
+
+        Raises:
+            ValueError: `values` hold NaN or inf (nothing is applied; the error names the keys).
         """
         request, pieces, n = self.route(keys, "push")
         g = values
@@ -230,6 +233,8 @@ class ParameterServer:
         if self.window is not None:
             with self.clocks.cond:
                 self.window.check(worker, clock, "push")
+        if not np.isfinite(g).all():  # checked whole before any shard applies a part: all or nothing
+            raise _non_finite(worker, keys, request, self.layout, g)
         return max(shard.apply(worker, local, g[pos], self.rule) for shard, local, pos in pieces)
 
     def tick(self, worker: int) -> int:
@@ -284,3 +289,18 @@ class ParameterServer:
         """Restores a checkpoint written by `save` into this server (same layout, shards, workers)."""
         from minidl.ps.checkpoint import load
         load(self, path)
+
+
+def _non_finite(worker: int, keys: Keys, request, layout: KeyLayout, g: np.ndarray) -> ValueError:
+    """The error for a push with NaN or inf in it, naming the keys whose values hold them."""
+    bad = ~np.isfinite(g)
+    n_nan = int(np.isnan(g).sum())
+    counts = ", ".join(f"{n} {what}" for n, what in ((n_nan, "NaN"), (int(bad.sum()) - n_nan, "inf")) if n)
+    key_ids = np.arange(request.start, request.stop) if isinstance(request, KeyRange) else request
+    ends = np.cumsum(layout.lengths[key_ids])  # values of key_ids[i] end at ends[i]
+    hit = key_ids[np.unique(np.searchsorted(ends, np.flatnonzero(bad), side="right"))].tolist()
+    shown = str(hit) if len(hit) <= 8 else f"{str(hit[:8])[:-1]}, ... ({len(hit)} keys)]"
+    asked = "all keys" if keys is None else f"keys {_short(keys)}"
+    return ValueError(f"push: worker {worker} sent non-finite values ({counts}) for keys {shown} of "
+                      f"{asked}; nothing was applied. A NaN or inf gradient usually means the worker "
+                      "diverged: lower its learning rate, clip its gradient, or check its data")
