@@ -1,8 +1,11 @@
-"""Pictures: a Value's computational graph, drawn with matplotlib alone.
+"""Pictures: the course's figure style, a Value's computational graph, and the plots of
+lessons 01-03, drawn with matplotlib alone.
 
-Each node is a box showing its name or operation, its value in red and its
-gradient d(output)/d(node) in blue, the colours of the CS348K backprop slides.
-Inputs are on the left, the output on the right.
+`draw_graph` draws each node as a box showing its name or operation, its value in red and
+its gradient d(output)/d(node) in blue, the colours of the CS348K backprop slides; inputs
+are on the left, the output on the right. Every function returns its Figure closed, so a
+notebook shows it once as a cell's value and `save_figure` writes it; figures are at most
+FIGURE_WIDTH inches wide so that their text stays readable in a notebook.
 """
 from __future__ import annotations
 
@@ -12,6 +15,10 @@ from pathlib import Path
 import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.figure import Figure
+from matplotlib.font_manager import FontProperties
+from matplotlib.lines import Line2D
+from matplotlib.patches import FancyArrowPatch, FancyBboxPatch
+from matplotlib.textpath import TextPath
 
 from minidl.engine import Value
 
@@ -104,52 +111,103 @@ def _sort_by(nodes: list[Value], row: dict, neighbours) -> None:
         row[n] = float(i)
 
 
-def draw_graph(root: Value, title: str = "", show_grad: bool = True) -> Figure:
-    """Draws the graph that computed `root`, readable up to about 50 nodes.
+_OP_SYMBOLS = {"sigmoid": "\u03c3"}  # short names keep boxes narrow: sigmoid -> sigma
+MIN_GRAPH_FONT = 7.5
+"""Points: the smallest font draw_graph accepts; a graph that needs less is refused."""
+
+
+def _text_width(text: str, size: float, bold: bool = False) -> float:
+    """Width of `text` in inches at `size` points, measured from the font's glyphs (no renderer)."""
+    prop = FontProperties(size=size, weight="bold" if bold else "normal")
+    return TextPath((0, 0), text, prop=prop).get_extents().width / 72.0 if text else 0.0
+
+
+def _node_lines(node: Value, show_grad: bool, digits: int) -> list[tuple[str, str, bool]]:
+    """The lines of a node's box: (text, colour, bold): name and operation, value, gradient."""
+    name = node.label or ("leaf" if not node._prev else "")
+    op = _OP_SYMBOLS.get(node._op, node._op)
+    head = f"{name} = {op}" if name and op else (name or op)
+    lines = [(head, "black", True), (f"{node.data:.{digits}g}", VALUE_COLOR, False)]
+    if show_grad:
+        lines.append((f"{node.grad:.{digits}g}", GRAD_COLOR, False))
+    return lines
+
+
+def draw_graph(root: Value, title: str = "", show_grad: bool = True, digits: int = 4,
+               width: float = FIGURE_WIDTH) -> Figure:
+    """Draws the graph that computed `root`, inputs on the left, the output on the right.
+
+    Each node is a box with its name and operation (bold), its value (red) and, with
+    `show_grad`, its gradient d(output)/d(node) (blue), `digits` significant digits each.
+    Arrows run from each input's box to the box it feeds and end on the box's edge; a gate
+    with several inputs has one entry point per input, so `x * x` shows two arrows. The
+    figure is `width` inches wide (the course's width); columns share it, and the font is
+    the largest, up to FONT_SIZE + 1, at which every box's text fits inside its box.
 
     Returns:
-        The matplotlib Figure (not shown by pyplot; a notebook displays it when
-        it is the value of a cell, and `fig.savefig(path)` saves it).
+        The matplotlib Figure (closed, so a notebook shows it once as the cell's value).
+
+    Raises:
+        ValueError: when the graph has more than 80 nodes, or its boxes would need a font
+            below MIN_GRAPH_FONT points to fit the width: draw a smaller piece of the graph.
     """
     pos = graph_layout(root)
-    ncols = 1 + max(c for c, _ in pos.values())
-    nrows = 1 + max(r for _, r in pos.values())
     if len(pos) > 80:
         raise ValueError(f"draw_graph: the graph has {len(pos)} nodes; pictures stay readable "
                          "up to about 50, so draw a smaller piece of it")
-    fig, ax = plt.subplots(figsize=(max(4.0, 1.9 * ncols), max(2.2, 1.0 * nrows)))
+    ncols = 1 + max(c for c, _ in pos.values())
+    nrows = max(1, int(round(1 + max(r for _, r in pos.values()))))
+    lines = {n: _node_lines(n, show_grad, digits) for n in pos}
+    pitch = width / ncols                    # inches per column
+    box_w = min(0.75 * pitch, 1.6)
+    widest = max(_text_width(t, 10.0, bold) for ls in lines.values() for t, _, bold in ls) / 10.0
+    font = min(FONT_SIZE + 1.0, (box_w - 0.12) / widest)   # inches per point of font size
+    if font < MIN_GRAPH_FONT:
+        raise ValueError(f"draw_graph: {len(pos)} nodes in {ncols} columns need a {font:.1f}-point font "
+                         f"to fit {width:g} inches; draw a smaller piece of the graph, shorten the "
+                         "labels, or pass fewer digits")
+    line_h = 1.3 * font / 72.0
+    box_h = len(lines[root]) * line_h + 0.1
+    row_pitch = box_h + 0.3
+    top = 0.35 + 0.22 * (title.count("\n") + 1 if title else 0)  # inches above the boxes
+    bottom = 0.4                                                    # the legend
+    height = nrows * row_pitch + top + bottom
+    fig = plt.figure(figsize=(width, height))
     plt.close(fig)  # returned, not shown twice
-    sx, sy = 1.9, 1.0
-    for node, (c, r) in pos.items():
-        for child in node._prev:
-            (cc, cr) = pos[child]
-            ax.annotate("", xy=(c * sx - 0.4, -r * sy), xytext=(cc * sx + 0.4, -cr * sy),
-                        arrowprops=dict(arrowstyle="->", color="0.45", lw=0.9,
-                                        shrinkA=2, shrinkB=2))
-    for node, (c, r) in pos.items():
-        x, y = c * sx, -r * sy
-        name = node.label or ("leaf" if not node._prev else "")
-        head = f"{name} = {node._op}" if name and node._op else (name or node._op)
-        ax.text(x, y + 0.22, head, ha="center", va="center", fontsize=8, fontweight="bold",
-                bbox=dict(boxstyle="round,pad=0.35", fc="0.96", ec="0.55"))
-        ax.text(x, y - 0.02, f"{node.data:.4g}", ha="center", va="center",
-                fontsize=8, color=VALUE_COLOR)
-        if show_grad:
-            ax.text(x, y - 0.24, f"{node.grad:.4g}", ha="center", va="center",
-                    fontsize=8, color=GRAD_COLOR)
-    ax.set_xlim(-0.8, (ncols - 1) * sx + 0.8)
-    ax.set_ylim(-(nrows - 1) * sy - 0.6, 0.6)
+    ax = fig.add_axes((0.0, bottom / height, 1.0, nrows * row_pitch / height))
+    ax.set_xlim(0.0, width)                  # one data unit is one inch
+    ax.set_ylim(-nrows * row_pitch, 0.0)
     ax.axis("off")
-    legend = "red: value of the node" + ("    blue: d(output)/d(node)" if show_grad else "")
-    ax.set_title((title + "\n" if title else "") + legend, fontsize=9)
-    fig.tight_layout()
+    centre = {n: ((c + 0.5) * pitch, -(r + 0.5) * row_pitch) for n, (c, r) in pos.items()}
+    for node, (x, y) in centre.items():
+        inputs = sorted(node._prev, key=lambda c: -centre[c][1])  # top input enters at the top
+        ports = np.linspace(0.22, -0.22, len(inputs)) * box_h if len(inputs) > 1 else [0.0]
+        for child, dy in zip(inputs, ports):
+            cx, cy = centre[child]
+            ax.add_patch(FancyArrowPatch((cx + box_w / 2, cy), (x - box_w / 2, y + dy),
+                                         arrowstyle="-|>", mutation_scale=11, color="0.4", lw=1.0,
+                                         shrinkA=0, shrinkB=0, zorder=1))
+    for node, (x, y) in centre.items():
+        ax.add_patch(FancyBboxPatch((x - box_w / 2, y - box_h / 2), box_w, box_h,
+                                    boxstyle="round,pad=0,rounding_size=0.06", zorder=2,
+                                    fc="0.97" if node._prev else "#fff8e1", ec="0.45", lw=0.9))
+        ls = lines[node]
+        for i, (text, color, bold) in enumerate(ls):
+            ax.text(x, y + ((len(ls) - 1) / 2 - i) * line_h, text, ha="center", va="center",
+                    fontsize=font, color=color, fontweight="bold" if bold else "normal", zorder=3)
+    if title:
+        fig.suptitle(title, fontsize=FONT_SIZE + 1, y=1 - 0.1 / height, va="top")
+    handles = [Line2D([], [], ls="", marker="s", color=VALUE_COLOR, label="value of the node")]
+    if show_grad:
+        handles.append(Line2D([], [], ls="", marker="s", color=GRAD_COLOR, label="d(output)/d(node)"))
+    fig.legend(handles=handles, loc="lower center", ncol=2, frameon=False, fontsize=FONT_SIZE)
     return fig
 
 
 def plot_decision_boundary(ax, predict, X: np.ndarray, y: np.ndarray, steps: int = 60,
                            title: str = "") -> None:
-    """Shades the plane by the sign of `predict(points) -> scores` and scatters
-    the labelled points X (n, 2) with labels y in {-1, +1} or {0, 1}."""
+    """Shades the plane by the sign of `predict(points) -> scores` on a steps x steps grid
+    and scatters the labelled points X (n, 2) with labels y in {-1, +1} or {0, 1}."""
     pad = 0.5
     xs = np.linspace(X[:, 0].min() - pad, X[:, 0].max() + pad, steps)
     ys = np.linspace(X[:, 1].min() - pad, X[:, 1].max() + pad, steps)
@@ -162,6 +220,66 @@ def plot_decision_boundary(ax, predict, X: np.ndarray, y: np.ndarray, steps: int
     ax.scatter(X[~positive, 0], X[~positive, 1], s=14, c="#c0392b", label="class -1")
     ax.set_xlabel("$x_1$")
     ax.set_ylabel("$x_2$")
-    ax.legend(loc="upper right", fontsize=8)
+    ax.legend(loc="upper right", fontsize=FONT_SIZE - 1)
     if title:
         ax.set_title(title)
+
+
+def decision_boundary_figure(predict, X: np.ndarray, y: np.ndarray, steps: int = 60,
+                             title: str = "") -> Figure:
+    """`plot_decision_boundary` on a figure of its own, with the boundary drawn to scale."""
+    fig, ax = plt.subplots(figsize=(0.7 * FIGURE_WIDTH, 0.55 * FIGURE_WIDTH))
+    plt.close(fig)
+    plot_decision_boundary(ax, predict, X, y, steps=steps, title=title)
+    ax.set_aspect("equal")
+    ax.set_xlabel("$x_1$ (input units)")
+    ax.set_ylabel("$x_2$ (input units)")
+    fig.tight_layout()
+    return fig
+
+
+def training_curves_figure(losses, accuracies, target: float | None = None, title: str = "",
+                           step_label: str = "step") -> Figure:
+    """Loss (left) and training accuracy (right) against the step, with an optional target
+    accuracy as a dashed line. `losses` and `accuracies` hold one number per step."""
+    fig, (ax_loss, ax_acc) = plt.subplots(1, 2, figsize=(FIGURE_WIDTH, 0.42 * FIGURE_WIDTH))
+    plt.close(fig)
+    steps = np.arange(len(losses))
+    ax_loss.plot(steps, losses, color=GRAD_COLOR, marker="o", ms=2.5)
+    ax_loss.set_ylabel("loss (dimensionless)")
+    ax_loss.set_title("training loss")
+    ax_acc.plot(steps, accuracies, color=VALUE_COLOR, marker="o", ms=2.5, label="training accuracy")
+    if target is not None:
+        ax_acc.axhline(target, color="0.5", ls="--", lw=1, label=f"target {target:.0%}")
+    ax_acc.set_ylim(0, 1.05)
+    ax_acc.set_ylabel("fraction classified right")
+    ax_acc.set_title("training accuracy")
+    ax_acc.legend(loc="lower right")
+    for ax in (ax_loss, ax_acc):
+        ax.set_xlabel(step_label)
+        ax.grid(alpha=0.3)
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
+def gradcheck_eps_figure(eps: np.ndarray, errors: np.ndarray, truncation: float, rounding: float,
+                         title: str = "") -> Figure:
+    """The error of central differences against the step eps (log-log), with the two models
+    `truncation * eps**2` and `rounding / eps` as dashed lines and the best eps marked."""
+    fig, ax = plt.subplots(figsize=(FIGURE_WIDTH, 0.55 * FIGURE_WIDTH))
+    plt.close(fig)
+    best = eps[np.argmin(errors)]
+    ax.loglog(eps, errors, "o-", ms=3, color="0.2", label="measured: max |backprop - central difference|")
+    ax.loglog(eps, truncation * eps ** 2, "--", color=GRAD_COLOR, label="truncation error ~ eps$^2$")
+    ax.loglog(eps, rounding / eps, "--", color=VALUE_COLOR, label="rounding error ~ 1/eps")
+    ax.axvline(best, color="0.6", lw=0.8, label="smallest measured error")
+    ax.set_ylim(errors.min() / 10, errors.max() * 10)
+    ax.set_xlabel("step eps of the central difference (units of the input)")
+    ax.set_ylabel("max absolute error of the gradient")
+    ax.legend(loc="lower left")
+    if title:
+        ax.set_title(title)
+    fig.tight_layout()
+    return fig
