@@ -51,3 +51,36 @@ def test_random_graphs_over_every_op_match_central_differences(case):
     result = gradcheck(lambda *v: run(prog, *v), xs)
     for a, n in zip(result.analytic, result.numeric):
         assert abs(a - n) <= 1e-6 * max(1.0, abs(a)), (prog, xs, result)
+
+
+# ---- a NaN or an infinity is never a perfect match -------------------------------------
+
+def test_max_errors_reports_nan_in_either_gradient_as_a_failure():
+    import numpy as np
+    import pytest
+
+    from minidl.gradcheck import max_errors
+    with pytest.raises(ValueError, match="analytic gradient 0 holds 1 NaN"):
+        max_errors([np.array([np.nan])], [np.array([1.0])])
+    with pytest.raises(ValueError, match="numeric gradient 1 holds 1 infinit"):
+        max_errors([np.zeros(2), np.ones(3)], [np.zeros(2), np.array([1.0, np.inf, 1.0])])
+    with pytest.raises(ValueError, match="NaN"):
+        max_errors([np.array([np.nan])], [np.array([np.nan])])
+
+
+def test_gradcheck_reports_a_nan_analytic_gradient_as_a_failure():
+    import pytest
+
+    def nan_derivative(x):
+        return Value(x.data ** 2, (x,), "broken", (math.nan,))
+    with pytest.raises(ValueError, match="gradcheck: the analytic gradient of input 0 is nan"):
+        gradcheck(nan_derivative, [3.0])
+
+
+def test_gradcheck_reports_an_infinite_numeric_gradient_as_a_failure():
+    import pytest
+
+    def blows_up(x):  # finite at x = 0 with a finite local derivative, but 1/x near 0 is huge
+        return Value(1.0 / x.data if x.data else 0.0, (x,), "broken", (0.0,))
+    with pytest.raises(ValueError, match="numeric gradient of input 0"):
+        gradcheck(blows_up, [0.0], eps=1e-320)
