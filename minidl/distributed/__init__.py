@@ -11,6 +11,7 @@
 Importing this package does not start MPI; the functions that need it import
 mpi4py when called, so a notebook can plan a run here and launch it on P ranks.
 """
+from minidl.distributed import gossip  # noqa: F401  (gossip SGD on a ring or random pairs, local SGD)
 from minidl.distributed.collectives import (
                                      chunk_bounds,
                                      naive_allreduce,
