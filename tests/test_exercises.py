@@ -1,14 +1,34 @@
-"""Exercise checks: feedback names the input, the expected and the returned value."""
+"""Exercise checks: the comparison rule, feedback that never gives a by-hand answer away, and
+`assert_passed()`, which makes a failed check fail its cell."""
+import re
+import sys
+
 import numpy as np
 import pytest
 
+import minidl.exercises as ex
 from minidl.engine import Value
-from minidl.exercises import check, check_value, close, results
+from minidl.exercises import assert_passed, check, check_value, close, results
+from minidl.exercises.answers import expected as answer_key
+from minidl.optim import SGD
+from minidl.tensor import Tensor
+
+INF, NAN = float("inf"), float("nan")
+
+
+@pytest.fixture(autouse=True)
+def fresh_cell():
+    """Each test is one cell: assert_passed() sees only its own checks."""
+    ex._CELL.clear()
+    yield
+    ex._CELL.clear()
 
 
 def ref_max(x, y, dout):
     return (dout, 0.0) if x > y else (0.0, dout)
 
+
+# --- check(): functions ------------------------------------------------------------------------
 
 def test_correct_function_gets_full_points(capsys):
     r = check("t.1", ref_max, ref_max, cases=[(3.0, 1.0, 2.0)],
@@ -23,6 +43,12 @@ def test_wrong_result_reports_input_expected_got_and_hint(capsys):
     assert r.points == 0
     for words in ["(3, 1, 2)", "expected: (2, 0)", "got:      (2, 2)", "hint: max routes"]:
         assert words in out
+
+
+def test_near_miss_of_a_function_is_shown_with_enough_digits_to_differ(capsys):
+    check("t.2b", lambda x: x + 1e-8, lambda x: x, cases=[(0.5,)])
+    out = capsys.readouterr().out
+    assert "expected: 0.5\n" in out and "got:      0.50000001" in out
 
 
 def test_student_exception_is_reported_not_raised(capsys):
@@ -40,11 +66,138 @@ def test_unimplemented_stub_says_what_to_do(capsys):
     assert "not implemented yet" in capsys.readouterr().out
 
 
+def test_a_placeholder_instead_of_a_function_gets_no_function_yet():
+    r = check("t.4b", ..., ref_max, cases=[(3.0, 1.0, 2.0)])
+    assert r.points == 0 and "no function yet" in r.feedback
+
+
 def test_expected_answers_can_replace_the_reference():
     assert check("t.5", ref_max, cases=[(3.0, 1.0, 2.0)], expected=[(2.0, 0.0)]).passed
     with pytest.raises(ValueError, match="one expected answer per fixed case"):
         check("t.6", ref_max, cases=[(3.0, 1.0, 2.0)], expected=[])
 
+
+def test_numpy_reference_on_a_zero_input_is_not_replaced_by_zero():
+    # issue 20: a numpy scalar's .data (a memoryview) used to replace the reference's result
+    ref = lambda x: np.cos(np.float64(x)) + np.float64(2.5)
+    assert check("t.6b", ref, ref, cases=[(0.0,)]).passed
+    r = check("t.6c", lambda x: 0.0, ref, cases=[(0.0,)])
+    assert not r.passed and "expected: 3.5" in r.feedback
+
+
+def test_a_student_that_changes_its_input_in_place_cannot_change_the_expected_result():
+    def doubles_in_place(a):
+        a *= 2
+        return a
+    assert not check("t.6d", doubles_in_place, lambda a: a, cases=[(np.ones(2),)]).passed
+
+
+# --- close(): the comparison rule ----------------------------------------------------------------
+
+def test_close_compares_numbers_sequences_arrays_and_values():
+    assert close(1.0 + 1e-12, 1.0, 1e-9) and not close(1.1, 1.0, 1e-9)
+    assert close([1.0, (2.0, 3.0)], [1.0, (2.0, 3.0)], 1e-9)
+    assert close(np.ones((2, 2)), np.ones((2, 2)), 1e-9) and not close(np.ones(3), np.ones((3, 1)), 1e-9)
+    assert close(Value(2.0), 2.0, 1e-9)
+    assert not close("2", 2.0, 1e-9) and not close([1.0], [1.0, 2.0], 1e-9)
+    assert not close(True, 1, 0) and not close(1, True, 0) and close(True, np.bool_(True), 0)
+
+
+@pytest.mark.parametrize("got, expected", [
+    (np.float64(0.5), 0.5),                          # issue 20: "expected: 0.5 got: 0.5"
+    (0.5, np.float64(0.5)),
+    (np.float32(0.5), 0.5),
+    (np.int64(3), 3), (3, np.int32(3)), (np.uint8(3), 3.0),
+    ((32, np.int64(407120)), (32, 407120)),          # lesson 07.1's form, with tol = 0 below
+    (np.array([2.0, 0.0]), (2.0, 0.0)),
+    ([2, 0], np.array([2.0, 0.0])),
+    ((np.float64(2.0), np.int64(0)), [2.0, 0.0]),
+    (np.array(1.5), 1.5), (Value(1.5), 1.5), (Tensor(np.array(1.5)), 1.5),
+    (Tensor(np.array([1.0, 2.0])), (1, 2)), ((Value(1.0), Value(2.0)), (1.0, 2.0)),
+    ([[1, 2], [3, 4]], np.array([[1.0, 2.0], [3.0, 4.0]])),
+    (INF, INF), (-INF, -INF), (np.float64(INF), INF), ((INF, 1.0), (INF, 1.0)),
+])
+def test_a_correct_answer_passes_whatever_numeric_type_it_arrives_in(got, expected):
+    assert close(got, expected, 0)
+    assert check_value("t.type", got, expected, tol=0).passed
+
+
+def test_a_value_whose_data_sgd_made_a_numpy_float_passes():
+    w = Value(1.0)
+    opt = SGD([w], lr=0.1, momentum=0.9)
+    for _ in range(3):
+        opt.zero_grad()
+        (w * 2.0).backward()
+        opt.step()
+    assert isinstance(w.data, np.floating)
+    assert check_value("t.sgd", w.data, -0.122, tol=1e-12).passed
+    assert check_value("t.sgd", w, -0.122, tol=1e-12).passed
+
+
+@pytest.mark.parametrize("got, expected", [
+    (NAN, 1.0), (1.0, NAN), (NAN, NAN), (np.float64(NAN), NAN), ([1.0, NAN], [1.0, NAN]),
+    (np.array([1.0, NAN]), np.array([1.0, 2.0])), (INF, -INF), (INF, 1e308), (1e308, INF),
+    (INF, NAN), (NAN, INF),
+])
+def test_nan_never_matches_and_infinities_only_an_equal_infinity(got, expected):
+    assert not close(got, expected, 1e-9) and not close(got, expected, 1e6)
+
+
+def test_exact_with_tol_zero():
+    assert close(3.0, 3.0, 0) and close(407120, 407120, 0) and close(0.0, -0.0, 0)
+    assert not close(np.nextafter(3.0, 4.0), 3.0, 0)
+    assert not close(2 ** 60 + 1, 2 ** 60, 0)  # integers are not rounded to float first
+    assert not close((32, 407121), (32, 407120), 0)
+
+
+def test_default_tolerance_is_1e_9_relative_beyond_1():
+    assert not close(3.0005, 3.0) and not check_value("t.d", 3.0005, 3.0).passed
+    assert not close(3.0 + 1e-6, 3.0) and not close(3.0 + 1e-8, 3.0)
+    assert close(3.0 + 2.9e-9, 3.0) and not close(3.0 + 3.1e-9, 3.0)  # 1e-9 * max(1, 3)
+
+
+def test_expected_zero_gets_an_absolute_tolerance():
+    assert close(5e-10, 0.0) and close(-5e-10, 0.0) and close(1e-12, 0)
+    assert not close(2e-9, 0.0) and not close(1e-3, 0.0)
+
+
+def test_tolerance_boundary_is_inclusive():
+    # binary-exact boundaries: |got - expected| == tol * max(1, |expected|)
+    assert close(1.5, 1.0, 0.5) and not close(1.5 + 1e-12, 1.0, 0.5)
+    assert close(5.0, 4.0, 0.25) and close(3.0, 4.0, 0.25) and not close(5.000001, 4.0, 0.25)
+    assert close(0.5, 0.0, 0.5) and not close(0.5 + 1e-12, 0.0, 0.5)
+    assert close(np.array([1.5, 0.5]), [1.0, 0.0], 0.5) and not close(np.array([1.5, 0.75]), [1.0, 0.0], 0.5)
+
+
+def test_tolerance_scales_with_max_of_1_and_the_expected_magnitude():
+    assert close(100.9, 100.0, 0.01) and not close(101.1, 100.0, 0.01)   # 0.01 * 100: relative
+    assert close(0.0195, 0.01, 0.01) and not close(0.0205, 0.01, 0.01)   # 0.01 * 1: absolute
+    assert close(np.array([100.9, 0.0195]), [100.0, 0.01], 0.01)         # element by element
+    assert not close(np.array([100.9, 0.0205]), [100.0, 0.01], 0.01)
+    assert close(-100.9, -100.0, 0.01)
+
+
+def test_an_array_off_by_1e_6_fails_at_the_default_tolerance():
+    e = np.array([1.0, -2.0, 3.0])
+    assert not close(e + 1e-6, e) and not check_value("t.arr", e + 1e-6, e).passed
+    assert close(e + 1e-6, e, 1e-5) and close(e + 1e-10, e)
+
+
+def test_float32_values_respect_tol_and_their_own_precision():
+    # issue 20: an np.float32 expected value was compared exactly, ignoring tol
+    assert close(0.1001, np.float32(0.1), 1e-3) and not close(0.11, np.float32(0.1), 1e-3)
+    assert close(0.1, np.float32(0.1), 0) and close(np.float32(0.1), 0.1, 1e-9)  # 8 float32 epsilons
+    assert not close(0.1 + 1e-5, np.float32(0.1), 0)
+    assert close(Tensor(np.array([0.1, 0.2], dtype=np.float32)), (0.1, 0.2), 1e-9)
+
+
+@pytest.mark.parametrize("tol", [-1e-9, NAN, INF, "1e-9", True])
+def test_a_tolerance_that_is_not_a_finite_non_negative_number_is_refused(tol):
+    with pytest.raises(ValueError, match="tol must be"):
+        check_value("t.tol", 1.0, 1.0, tol=tol)
+
+
+# --- check_value(): by-hand answers ------------------------------------------------------------
 
 def test_check_value_placeholder_and_wrong_and_right():
     assert check_value("t.7", ..., 3.0).points == 0
@@ -53,27 +206,74 @@ def test_check_value_placeholder_and_wrong_and_right():
     assert check_value("t.9", (3.0, -4.0), (3.0, -4.0), points=3).points == 3
 
 
+def test_check_value_reads_the_answer_key_by_the_exercise_id():
+    r = check_value("01.1 chain rule by hand", answer_key("01.1"))
+    assert r.passed and r.expected == "(5.0, 5.0, 2.0)"
+    assert not check_value("01.1 chain rule by hand", (5.0, 5.0, -2.0)).passed
+    with pytest.raises(KeyError, match="no answer for '01.99'"):
+        check_value("01.99 nothing", 1.0)
+
+
+def test_a_nan_answer_key_gives_no_points_and_says_so():
+    r = check_value("t.nan", NAN, NAN)
+    assert r.points == 0 and "not a number (NaN); tell your instructor" in r.feedback
+
+
+def _numbers_in(text):
+    return {float(x) for x in re.findall(r"-?\d+\.?\d*(?:e-?\d+)?", text)}
+
+
+@pytest.mark.parametrize("got, expected, words", [
+    (0.5, -0.122, "it has the wrong sign"),
+    (-1.22, -0.122, "it is about 10 times too large"),
+    (-0.0122, -0.122, "it is about 10 times too small"),
+    (-0.00122, -0.122, "it is about 100 times too small"),
+    (-0.3, -0.122, "it has the right sign and order of magnitude, but is not right"),
+    (-0.1220001, -0.122, "it is close (within 1%) but not within the check's tolerance"),
+    (0.0, -0.122, "it is not right"),
+    (0.3, 0.0, "it is not right"),
+    ((5.0, -5.0, 2.0), (5.0, 5.0, 2.0), "component 2 of 3 has the wrong sign"),
+    ((5.0, 5.0, 0.0), (5.0, 5.0, 2.0), "component 3 of 3 is not right"),
+    ((5.0, 5.0, 2.0), (5.0, 5.0, 0.0), "component 3 of 3 is not right"),
+    ((5.00001, 50.0), (5.0, 5.0), "component 1 of 2 is close"),
+    (np.array([[1.0, 2.0], [3.0, 40.0]]), np.array([[1.0, 2.0], [3.0, 4.0]]),
+     "entry (1, 1) is about 10 times too large"),
+    ((5.0, 5.0), (5.0, 5.0, 7.25), "expected 3 numbers (shape (3,)), got 2 (shape (2,))"),
+    ("5.0", 5.0, "expected a number, got a str"),
+    (True, 1.0, "expected a number, got a bool"),
+    ((407120, 32), (32, 407120), "component 1 of 2 is about 10000 times too large"),
+])
+def test_wrong_by_hand_answer_says_how_it_is_wrong_never_the_expected_value(got, expected, words):
+    r = check_value("t.leak", got, expected, hint="think again")
+    assert r.points == 0 and words in r.feedback and "hint: think again" in r.feedback
+    e = np.atleast_1d(np.asarray(expected, dtype=float)).ravel()
+    g = set(np.atleast_1d(np.asarray(got, dtype=float)).ravel()) if not isinstance(got, str) else {5.0}
+    leaked = _numbers_in(r.feedback.split(" is wrong: ")[1]) & (set(e) - g)  # beyond the student's own
+    assert not leaked, f"the feedback gives away {leaked}: {r.feedback}"
+    assert r.expected == ex._show(expected, precise=True)  # for the instructor
+
+
+def test_feedback_of_every_wrong_form_of_a_tuple_keeps_the_expected_values_out():
+    expected = (0.25, -3.5, 17.0)
+    for got in [(0.3, -3.5, 17.0), (-0.25, 3.5, -17.0), (2.5, -35.0, 1.7), (0.2500001, -3.5, 17.0),
+                np.array([0.25, -3.5, 1.7]), [0.25, -3.5]]:
+        fb = check_value("t.tuple", got, expected).feedback.split(" is wrong: ")[1]
+        assert not {"0.25", "3.5", "17", "-3.5"} & set(re.findall(r"-?\d+\.?\d*", fb)), fb
+
+
 def test_results_records_every_check_in_order():
     check_value("t.10", 1.0, 1.0)
     assert results()[-1].exercise == "t.10"
-
-
-def test_close_compares_numbers_sequences_arrays_and_values():
-    assert close(1.0 + 1e-12, 1.0, 1e-9) and not close(1.1, 1.0, 1e-9)
-    assert close([1.0, (2.0, 3.0)], [1.0, (2.0, 3.0)], 1e-9)
-    assert close(np.ones((2, 2)), np.ones((2, 2)), 1e-9) and not close(np.ones(3), np.ones((3, 1)), 1e-9)
-    assert close(Value(2.0), 2.0, 1e-9)
-    assert not close("2", 2.0, 1e-9) and not close([1.0], [1.0, 2.0], 1e-9)
 
 
 def test_result_that_cannot_be_compared_is_wrong_not_a_crash(capsys):
     assert check_value("t.11", ["a", [1.0, 2.0]], np.ones(2)).points == 0
     r = check("t.12", lambda: ["a", "b"], cases=[()], expected=[np.ones(2)])
     assert r.points == 0 and "got:      ['a', 'b']" in capsys.readouterr().out
+    assert check_value("t.12b", [[1.0], [1.0, 2.0]], np.ones(2)).points == 0  # ragged
 
 
 def test_sys_exit_in_student_code_is_reported_not_raised(capsys):
-    import sys
     r = check("t.13", lambda: sys.exit(3), cases=[()], expected=[1.0])
     assert r.points == 0 and "SystemExit" in capsys.readouterr().out
 
@@ -86,10 +286,26 @@ def test_object_whose_repr_raises_still_gets_feedback(capsys):
     assert "<a Weird that cannot be printed>" in capsys.readouterr().out
 
 
-def test_failed_check_raises_only_when_asked_to_for_nbgrader(monkeypatch, capsys):
-    assert check_value("t.15", 2.0, 3.0).points == 0  # the default: feedback, no exception
-    monkeypatch.setenv("MINIDL_CHECKS_RAISE", "1")
-    assert check_value("t.16", 3.0, 3.0).passed
-    with pytest.raises(AssertionError, match="expected: 3"):
-        check_value("t.17", 2.0, 3.0)
-    assert results()[-1].exercise == "t.17" and "t.17" in capsys.readouterr().out
+# --- assert_passed(): how a failed check ends its cell -----------------------------------------
+
+def test_checks_never_raise_and_assert_passed_fails_the_cell_after_every_check_reported(capsys):
+    first = check_value("t.15 first", 2.0, 3.0)          # wrong: no exception here
+    second = check("t.15 second", lambda x: x, lambda x: -x, cases=[(1.0,)])
+    third = check_value("t.15 third", 3.0, 3.0)
+    assert (first.passed, second.passed, third.passed) == (False, False, True)
+    with pytest.raises(AssertionError, match=r"2 check\(s\) of this cell did not pass: "
+                                             r"t.15 first \(0/1\), t.15 second \(0/1\)"):
+        assert_passed()
+    out = capsys.readouterr().out
+    assert "[t.15 first]" in out and "[t.15 second]" in out and "[t.15 third]" in out
+    assert [r.exercise for r in results()[-3:]] == ["t.15 first", "t.15 second", "t.15 third"]
+
+
+def test_assert_passed_passes_when_every_check_of_the_cell_passed_and_starts_a_new_cell():
+    check_value("t.16", 3.0, 3.0)
+    assert_passed()
+    check_value("t.17", 2.0, 3.0)
+    with pytest.raises(AssertionError, match="t.17"):
+        assert_passed()
+    check_value("t.18", 3.0, 3.0)
+    assert_passed()  # t.17 belonged to the cell before

@@ -3,7 +3,9 @@
 Submissions are laid out as nbgrader lays them out, SUBMISSIONS/<student>/<lesson>.ipynb
 (or one folder deeper, SUBMISSIONS/<student>/<assignment>/<lesson>.ipynb). Before a
 submission runs, each check cell (a locked, graded code cell) is replaced by the master's,
-which puts the hidden tests back and undoes any edit. A notebook that cannot be graded
+which puts the hidden tests back and undoes any edit, and `minidl.exercises` is imported
+afresh before each check cell runs (see `runner`). A check cell fails as a whole when one
+of its checks fails (`assert_passed()`), but here each check keeps its own points. A notebook that cannot be graded
 (not JSON, renamed, looping, crashing the kernel) gets its reason and 0 points, and the
 run goes on to the next one.
 """
@@ -57,47 +59,52 @@ def restore_check_cells(nb: dict, master: Master) -> tuple[dict, dict[int, str],
     return nb, checks, set(master.check_cells) - set(checks.values())
 
 
-def _zero(slots: list[Slot], reason: str) -> list[tuple[Slot, float | None, str]]:
-    return [(slot, 0.0, reason) for slot in slots]
+Scored = tuple[Slot, float | None, str, str]  # (slot, points or None, feedback, expected)
 
 
-def _hand(slot: Slot, nb: dict) -> tuple[Slot, float | None, str]:
+def _zero(slots: list[Slot], reason: str) -> list[Scored]:
+    return [(slot, 0.0, reason, slot.expected) for slot in slots]
+
+
+def _hand(slot: Slot, nb: dict) -> Scored:
     answers = [c for c in nb["cells"] if grade_id(c) == slot.grade_id and c.get("cell_type") == "markdown"]
     if not answers:
-        return slot, 0.0, f"the answer cell {slot.grade_id} was deleted"
+        return slot, 0.0, f"the answer cell {slot.grade_id} was deleted", ""
     if source(answers[0]).strip().endswith(TEXT_STUB):
-        return slot, None, f"graded by hand (the answer still reads {TEXT_STUB})"
-    return slot, None, "graded by hand"
+        return slot, None, f"graded by hand (the answer still reads {TEXT_STUB})", ""
+    return slot, None, "graded by hand", ""
 
 
-def _score(slot: Slot, ran: dict | None, result: dict, deleted: set[str],
-           taken: dict[str, int]) -> tuple[Slot, float | None, str]:
+def _score(slot: Slot, ran: dict | None, result: dict, deleted: set[str], taken: dict[str, int]) -> Scored:
+    """One check's points and feedback. A check cell that raised (its `assert_passed()` when one
+    of its checks failed) still gives each of its checks the points that check recorded."""
     if slot.grade_id in deleted:
-        return slot, 0.0, f"the check cell {slot.grade_id} was deleted from the notebook"
+        return slot, 0.0, f"the check cell {slot.grade_id} was deleted from the notebook", slot.expected
     if ran is None:  # the run stopped before this cell
-        return slot, 0.0, result["message"] or "this check did not run"
+        return slot, 0.0, result["message"] or "this check did not run", slot.expected
     raised = f": the check cell raised {ran['error']}" if ran.get("error") else ""
     if slot.kind == "cell":
         if raised:
-            return slot, 0.0, f"0 points{raised}"
-        return slot, slot.max_points, "the cell ran without an error"
+            return slot, 0.0, f"0 points{raised}", ""
+        return slot, slot.max_points, "the cell ran without an error", ""
     if ran.get("results") is None:
-        return slot, 0.0, "the grader could not read this cell's results (was print or sys.stdout replaced?)"
+        return (slot, 0.0, "the grader could not read this cell's results (was print or sys.stdout replaced?)",
+                slot.expected)
     same = [r for r in ran["results"] if r.get("exercise") == slot.exercise]
     k = taken.get(slot.exercise, 0)  # the k-th check of this name in the cell
     taken[slot.exercise] = k + 1
     if k >= len(same):
-        return slot, 0.0, f"this check did not run{raised}"
+        return slot, 0.0, f"this check did not run{raised}", slot.expected
     r = same[k]
     got = min(max(float(r.get("points", 0)), 0.0), slot.max_points)  # never more than the master allows
-    return slot, got, str(r.get("feedback", ""))[:FEEDBACK_CAP]
+    return slot, got, str(r.get("feedback", ""))[:FEEDBACK_CAP], str(r.get("expected") or slot.expected)
 
 
-def grade_notebook(path: Path, master: Master, timeout: float) -> tuple[list[tuple], dict]:
+def grade_notebook(path: Path, master: Master, timeout: float) -> tuple[list[Scored], dict]:
     """Grades one submitted notebook against its master.
 
     Returns:
-        ([(slot, points or None, feedback) per row], how the notebook ran).
+        ([(slot, points or None, feedback, expected) per row], how the notebook ran).
     """
     try:
         size_mb, limit_mb = path.stat().st_size / 1e6, MAX_NOTEBOOK_BYTES / 1e6
@@ -149,7 +156,7 @@ def grade(submissions: Path, master: Path, out: Path, timeout: float = 300,
     Args:
         submissions: one folder per student.
         master: the folder of master lessons, or one master notebook.
-        out: the CSV to write (student, lesson, exercise, points, max_points, feedback).
+        out: the CSV to write (student, lesson, exercise, points, max_points, feedback, expected).
         timeout: seconds each notebook may run.
         cache_dir: where the masters' runs are cached (None: no cache).
         jobs: how many notebooks run at once.
@@ -191,7 +198,7 @@ def grade(submissions: Path, master: Path, out: Path, timeout: float = 300,
     for w in report.warnings if progress is not None else []:
         print(f"warning: {w}", file=progress)
 
-    def grade_one(student: Path, lesson: str) -> tuple[list[tuple], dict]:
+    def grade_one(student: Path, lesson: str) -> tuple[list[Scored], dict]:
         nbs = found[student.name]
         if lesson not in nbs:
             reason = _missing(lesson, sorted(n for n in nbs if n not in loaded), list(loaded), student.name)
@@ -217,8 +224,8 @@ def grade(submissions: Path, master: Path, out: Path, timeout: float = 300,
         for (student, lesson), future in zip(tasks, futures):
             scored, run = future.result()
             report.runs[(student.name, lesson)] = run
-            report.rows += [Row(student.name, lesson, s.exercise, p, s.max_points, f, s.kind == "hand")
-                            for s, p, f in scored]
+            report.rows += [Row(student.name, lesson, s.exercise, p, s.max_points, f, s.kind == "hand", e)
+                            for s, p, f, e in scored]
     bar.done()
     write_csv(report.rows, Path(out))
     if summary is not None:

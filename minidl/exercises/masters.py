@@ -28,7 +28,7 @@ from minidl.exercises.runner import run_isolated
 
 __all__ = ["Master", "Slot", "load_master", "run_in_scratch"]
 
-_PROTOCOL = "1"  # bump when what the cache holds changes
+_PROTOCOL = "2"  # bump when what the cache holds changes (2: each result's expected value)
 _MIRROR_LIMIT = 10_000_000  # bytes: small files beside the masters (data, configs) are copied
 
 
@@ -38,12 +38,14 @@ class Slot:
 
     kind: "check" (one check() call), "cell" (a check cell that records no check():
     nbgrader's rule, full points when it runs without an error) or "hand" (an open question).
+    expected: what the master's check recorded as the expected value (for the instructor).
     """
 
     grade_id: str
     exercise: str
     max_points: float
     kind: str
+    expected: str = ""
 
 
 @dataclass
@@ -60,8 +62,8 @@ class Master:
 def run_in_scratch(nb: dict, lesson: str, checks: dict[int, str], timeout: float, mirror: Path) -> dict:
     """Runs `nb` as `scratch/lessons/<lesson>.ipynb` beside an empty `scratch/figures/`.
 
-    The lessons save figures to ../figures/: inside the scratch folder that is a throwaway
-    copy, so grading never writes into the repository or the submissions.
+    A lesson that still saves figures to ../figures/ writes into that throwaway copy, so
+    grading never writes into the repository or the submissions.
     """
     with tempfile.TemporaryDirectory(prefix="minidl-grade-", ignore_cleanup_errors=True) as tmp:
         lessons = Path(tmp) / "lessons"
@@ -142,7 +144,7 @@ def load_master(path: Path, timeout: float, cache_dir: Path | None = None) -> Ma
             master.slots.append(Slot(gid, gid, points(cell), "cell"))
             continue
         for r in results:
-            master.slots.append(Slot(gid, r["exercise"], r["max_points"], "check"))
+            master.slots.append(Slot(gid, r["exercise"], r["max_points"], "check", str(r.get("expected", ""))))
             if r["points"] != r["max_points"]:
                 master.warnings.append(f"{path.name}: the master scores {_fmt(r['points'])}/"
                                        f"{_fmt(r['max_points'])} on {r['exercise']!r}")

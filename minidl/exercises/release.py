@@ -8,7 +8,12 @@ course can switch between the two:
   BEGIN line was, and `YOUR ANSWER HERE` in markdown;
 - a solution cell without markers is replaced whole by the same stub;
 - a region between `### BEGIN HIDDEN TESTS` and `### END HIDDEN TESTS` is removed;
-- outputs and execution counts are cleared; nbgrader's metadata is kept as it is.
+- outputs and execution counts are cleared; nbgrader's metadata is kept as it is;
+- cells are locked as nbgrader's LockCells locks them, in the cell metadata that Jupyter
+  reads: check cells and other locked cells get `editable: false` and `deletable: false`,
+  solution cells (code and written answers) `deletable: false`. A student who unlocks
+  and edits a check cell anyway gains nothing: `minidl teach grade` (like nbgrader's
+  autograde) runs the master's check cells in its place.
 """
 from __future__ import annotations
 
@@ -27,7 +32,7 @@ from minidl.exercises.cells import (
     write_notebook,
 )
 
-__all__ = ["CODE_STUB", "TEXT_STUB", "release", "release_notebook"]
+__all__ = ["CODE_STUB", "TEXT_STUB", "lock_cell", "release", "release_notebook"]
 
 CODE_STUB = "# YOUR CODE HERE\nraise NotImplementedError()"
 TEXT_STUB = "YOUR ANSWER HERE"
@@ -85,6 +90,18 @@ def remove_hidden_tests(text: str, where: str = "a cell") -> tuple[str, bool]:
     return (text.rstrip() if found else text), found  # no blank tail where the tests were
 
 
+def lock_cell(cell: dict) -> None:
+    """Sets Jupyter's `editable` and `deletable` as nbgrader's LockCells does by default."""
+    meta = cell.get("metadata", {}).get("nbgrader")
+    if not isinstance(meta, dict):
+        return
+    if is_solution(cell):  # the student writes here, but may not delete the cell
+        cell["metadata"]["deletable"] = False
+    elif is_check_cell(cell) or meta.get("grade") or meta.get("locked"):
+        cell["metadata"]["deletable"] = False
+        cell["metadata"]["editable"] = False
+
+
 def release_cell(cell: dict, where: str = "a cell") -> dict:
     """The student's version of one master cell (a new dict; the master is not changed)."""
     cell = {**cell, "metadata": {k: v for k, v in cell.get("metadata", {}).items() if k != "execution"}}
@@ -101,6 +118,7 @@ def release_cell(cell: dict, where: str = "a cell") -> dict:
         raise TeachError(f"{where}: hidden tests in a cell that is not a graded code cell; "
                          "set metadata.nbgrader.grade to true and give it a grade_id")
     set_source(cell, text)
+    lock_cell(cell)
     if cell["cell_type"] == "code":
         cell["outputs"], cell["execution_count"] = [], None
     return cell

@@ -8,7 +8,7 @@ from typing import TextIO
 
 __all__ = ["COLUMNS", "Progress", "Row", "print_summary", "write_csv"]
 
-COLUMNS = ["student", "lesson", "exercise", "points", "max_points", "feedback"]
+COLUMNS = ["student", "lesson", "exercise", "points", "max_points", "feedback", "expected"]
 
 
 @dataclass
@@ -22,6 +22,7 @@ class Row:
     max_points: float
     feedback: str
     by_hand: bool = False  # an open question (not a CSV column)
+    expected: str = ""  # the expected value of a by-hand check, for the instructor only
 
 
 def _num(x: float | None) -> str:
@@ -29,13 +30,18 @@ def _num(x: float | None) -> str:
 
 
 def write_csv(rows: list[Row], out: Path) -> None:
-    """Writes the grade sheet, one row per check and per open question."""
+    """Writes the grade sheet, one row per check and per open question.
+
+    `feedback` is what the student saw; `expected` is the expected value of a by-hand check
+    (`check_value`), which the student's feedback never shows, for the instructor.
+    """
     out.parent.mkdir(parents=True, exist_ok=True)
     with open(out, "w", newline="", encoding="utf-8") as f:
         w = csv.writer(f)
         w.writerow(COLUMNS)
         for r in rows:
-            w.writerow([r.student, r.lesson, r.exercise, _num(r.points), _num(r.max_points), r.feedback])
+            w.writerow([r.student, r.lesson, r.exercise, _num(r.points), _num(r.max_points), r.feedback,
+                        r.expected])
 
 
 def summary_lines(rows: list[Row], runs: dict[tuple[str, str], dict]) -> list[str]:

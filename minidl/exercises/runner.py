@@ -2,11 +2,15 @@
 
 The parent (`run_isolated`) starts `python -m minidl.exercises.runner JOB.json`
 in a new process group. The child starts a kernel with nbclient, runs every cell
-with errors allowed (a raising cell does not stop the later checks), and around
-each check cell runs two injected cells: one that counts `minidl.exercises.results()`
-before it, and one that prints the results recorded by that cell as JSON between
-markers holding a random nonce. Only the injected cell's own outputs are parsed, so a
-student cell that prints a fake marker block counts for nothing.
+with errors allowed (a check cell whose `assert_passed()` raises does not stop the later
+checks, and each check keeps its own points), and around each check cell runs two
+injected cells. The first imports `minidl.exercises` afresh (its modules are dropped from
+`sys.modules`) and binds `check`, `check_value` and `assert_passed` to the fresh
+functions, so that student code run earlier in the kernel that replaced a comparison
+function, the answer key or a check itself changes nothing; it then counts `results()`.
+The second prints the results recorded by that cell (with the expected value, for the
+instructor) as JSON between markers holding a random nonce. Only the injected cell's own
+outputs are parsed, so a student cell that prints a fake marker block counts for nothing.
 
 The whole notebook has one time budget. When it runs out the kernel is killed and
 the checks not yet run are reported as timed out; if the child itself hangs, the
@@ -32,11 +36,17 @@ OUTPUT_CAP = 200_000  # characters of output kept per cell; a flood beyond it is
 STARTUP_GRACE = 90  # seconds the parent allows for starting and stopping the kernel
 NBCLIENT_MISSING = ("grading runs notebooks with nbclient, which is not installed: "
                     "pip install nbclient ipykernel (or pip install -e \".[dev]\")")
-_PRE = "import minidl.exercises as _m{n}\n_minidl_start_{n} = len(_m{n}.results())"
+_PRE = ("import sys as _s{n}\n"
+        "for _k{n} in [k for k in _s{n}.modules if k == 'minidl.exercises' or k.startswith('minidl.exercises.')]:\n"
+        "    del _s{n}.modules[_k{n}]\n"
+        "import minidl.exercises as _m{n}\n"
+        "from minidl.exercises import assert_passed, check, check_value\n"
+        "_minidl_start_{n} = len(_m{n}.results())")
 _POST = ("import builtins as _b{n}, json as _j{n}, minidl.exercises as _m{n}\n"
          "_b{n}.print('<minidl-results-{n}>' + _j{n}.dumps([dict(exercise=str(r.exercise), "
-         "points=float(r.points), max_points=float(r.max_points), feedback=str(r.feedback)[:4000]) "
-         "for r in _m{n}.results()[_minidl_start_{n}:]]) + '</minidl-results-{n}>')")
+         "points=float(r.points), max_points=float(r.max_points), feedback=str(r.feedback)[:4000], "
+         "expected=str(r.expected)[:4000]) for r in _m{n}.results()[_minidl_start_{n}:]]) "
+         "+ '</minidl-results-{n}>')")
 
 
 def nbclient_available() -> bool:
@@ -196,7 +206,7 @@ def run_isolated(notebook: Path, checks: dict[int, str], timeout: float) -> dict
            "timeout": timeout, "result": str(work / "result.json"),
            "kernel_pid_file": str(work / "kernel.pid")}
     (work / "job.json").write_text(json.dumps(job), encoding="utf-8")
-    env = {k: v for k, v in os.environ.items() if k != "MINIDL_CHECKS_RAISE"}  # each check must run
+    env = {k: v for k, v in os.environ.items() if k != "MINIDL_FIGURES"}  # grading writes no figures
     env.update(PYTHONHASHSEED="0", MPLBACKEND="Agg")
     with open(work / "runner.log", "wb") as log:
         proc = subprocess.Popen([sys.executable, "-m", "minidl.exercises.runner", str(work / "job.json")],
