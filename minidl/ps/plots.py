@@ -94,7 +94,8 @@ def shard_load_figure(load: Mapping, P: int, n: float, link, ps_time, ring_time,
     S = np.asarray(shards)
     for P_, color in zip(workers, SERIES[1:]):
         ax1.loglog(S, ps_time(n, P_, a, b, shards=S) * 1e3, "o-", color=color, label=f"server, P = {P_}")
-        ax1.loglog(S, 2 * P_ * (a + n / S * b) * 1e3, "-", color=color, lw=0.7, alpha=0.6)
+        ax1.loglog(S, 2 * P_ * (a + n / S * b) * 1e3, "-", color=color, lw=0.7, alpha=0.6,
+                   label="busiest shard alone" if P_ == workers[-1] else None)
         ax1.axhline((2 * P_ * a + 2 * n * b) * 1e3, color=color, ls="--", lw=0.8)
         ax1.axhline(ring_time(n, P_, a, b) * 1e3, color=color, ls=":", lw=1.5, label=f"ring, P = {P_}")
     ax1.loglog(S, (2 * S * a + 2 * n * b) * 1e3, "-", color="0.4", lw=0.7, label="a worker's link")
