@@ -281,12 +281,18 @@ class ParameterServer:
         return {n: np.array([getattr(s, n) for s in self.shards], dtype=np.int64) for n in names}
 
     def save(self, path) -> None:
-        """Writes parameters, clocks, rule state, window, versions and counters to a .npz file."""
+        """Writes parameters, clocks, rule state, window, versions and counters to `path`
+        (an .npz archive under exactly that name, or an open binary file)."""
         from minidl.ps.checkpoint import save
         save(self, path)
 
     def load(self, path) -> None:
-        """Restores a checkpoint written by `save` into this server (same layout, shards, workers)."""
+        """Restores a checkpoint written by `save` into this server (same layout, shards, workers).
+
+        Raises:
+            ValueError: the file is not a valid checkpoint (damaged, truncated, another kind of
+                file) or was saved by a server built differently; the server is left unchanged.
+        """
         from minidl.ps.checkpoint import load
         load(self, path)
 
