@@ -69,6 +69,7 @@ def run_hogwild(problem: SparseProblem, processes: int = 2, lock: str = "none", 
         memories.append(res)
         W = np.ndarray((d, 2), dtype=np.float64, buffer=shm.buf)
         W[:, 0], W[:, 1] = problem.init(), 0.0
+        del W  # no view may outlive the block: close() refuses while one exists
         spec = dataclasses.replace(problem)  # the fields only: each worker rebuilds the data
         for p in range(P):
             procs.append(ctx.Process(target=_worker, name=f"hogwild-{p}", daemon=True,
@@ -80,6 +81,9 @@ def run_hogwild(problem: SparseProblem, processes: int = 2, lock: str = "none", 
         try:
             barrier.wait(timeout)
         except BrokenBarrierError:
+            if time.monotonic() >= deadline - 0.01 * timeout:  # nobody failed: the wait ran out
+                raise TimeoutError(f"run_hogwild: the {P} workers were not all ready within {timeout:g} s "
+                                   "(starting a process takes about a second); use a longer timeout") from None
             _join(procs, deadline)
             raise RuntimeError(f"run_hogwild: a worker failed before the start: {_errors(errors)}") from None
         _join(procs, deadline)
@@ -91,9 +95,8 @@ def run_hogwild(problem: SparseProblem, processes: int = 2, lock: str = "none", 
         if failed:
             raise RuntimeError(f"run_hogwild: workers {failed} failed: {_errors(errors)}")
         R = np.ndarray((P, d + _EXTRA), dtype=np.float64, buffer=res.buf).copy()
-        w = W[:, 0].copy()
-        counts = W[:, 1].copy()
-        del W
+        final = np.ndarray((d, 2), dtype=np.float64, buffer=shm.buf).copy()
+        w, counts = final[:, 0].copy(), final[:, 1]
         added = R[:, :d].sum(axis=0)
         steps, writes = int(R[:, d].sum()), int(R[:, d + 1].sum())
         elapsed = float(R[:, d + 3].max() - R[:, d + 2].min())
@@ -106,9 +109,9 @@ def run_hogwild(problem: SparseProblem, processes: int = 2, lock: str = "none", 
                 proc.terminate()
                 proc.join(5)
         errors.close()
-        for m in memories:  # views into them are gone by now
-            m.close()
+        for m in memories:  # unlink first: the name goes even if a view still holds the memory
             m.unlink()
+            m.close()
 
 
 def _join(procs, deadline: float) -> None:

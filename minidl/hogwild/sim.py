@@ -129,12 +129,15 @@ def n_blocks(lock: str, blocks: int) -> int:
 def predicted_lost_fraction(workers: int, k: int, d: int) -> float:
     """The share of coordinate writes lost with no lock, when every step takes about as long.
 
-    While I hold coordinate j between my read and my write, each of the other P - 1
-    workers writes one step, and it touches j with probability k / d; its write of j is
-    then lost to mine. So a write is lost with probability 1 - (1 - k/d)^(P-1), about
-    (P - 1) k / d when k / d is small.
+    While I hold coordinate j between my read and my write, each of the other P - 1 workers
+    is in the middle of one step, which touches j with probability k / d: on average
+    x = (P - 1) k / d other writes of j overlap mine. Only one write of such a group
+    survives, so about x / (1 + x) are lost. This is exact at both ends: (P - 1) k / d
+    when k / d is small (each overlapping write is lost to mine), and (P - 1) / P when
+    every step touches every weight (the last writer's chain wins, the others' are lost).
     """
-    return 1.0 - (1.0 - k / d) ** (workers - 1)
+    x = (workers - 1) * k / d
+    return x / (1.0 + x)
 
 
 def simulate_hogwild(problem: SparseProblem, workers: int = 4, lock: str = "none", blocks: int = 16,
