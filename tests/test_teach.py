@@ -18,7 +18,7 @@ from minidl.cli import main
 from minidl.exercises import cells, masters, runner
 from minidl.exercises import grade as grade_module
 from minidl.exercises.grade import _notebooks, grade, restore_check_cells
-from minidl.exercises.release import release, release_notebook, replace_solutions
+from minidl.exercises.release import release, release_notebook, remove_hidden_tests, replace_solutions
 
 ROOT = Path(__file__).resolve().parent.parent
 LESSON_01 = ROOT / "lessons" / "01_chain_rule_and_gates.ipynb"
@@ -41,7 +41,7 @@ def markdown(src, gid=None, **flags):
 def synthetic_master():
     """A two-exercise lesson: 3 points of checks (1 visible, 2 hidden), 1 point, 2 by hand."""
     return nbformat.v4.new_notebook(cells=[
-        code("from pathlib import Path\nfrom minidl.exercises import check, check_value\n"
+        code("from pathlib import Path\nfrom minidl.exercises import assert_passed, check, check_value\n"
              "FIG = Path('..') / 'figures'\nFIG.mkdir(exist_ok=True)\n(FIG / '99_test.txt').write_text('x')"),
         markdown("# Lesson 99: a synthetic lesson"),
         code("def double(x):\n    ### BEGIN SOLUTION\n    return 2 * x\n    ### END SOLUTION",
@@ -50,10 +50,11 @@ def synthetic_master():
              "### BEGIN HIDDEN TESTS\n"
              "check('99.1 double, random cases', double, lambda x: 2 * x,\n"
              "      random_cases=lambda rng: (rng.uniform(-5, 5),), points=2)\n"
-             "### END HIDDEN TESTS", "ex1_check", grade=True, locked=True, points=3),
+             "### END HIDDEN TESTS\nassert_passed()", "ex1_check", grade=True, locked=True, points=3),
         code("answer = ...\n### BEGIN SOLUTION\nanswer = 42\n### END SOLUTION", "ex2_solution",
              solution=True),
-        code("check_value('99.2 the answer', answer, 42)", "ex2_check", grade=True, locked=True, points=1),
+        code("check_value('99.2 the answer', answer, 42)\nassert_passed()", "ex2_check", grade=True,
+             locked=True, points=1),
         markdown("Explain:\n\n### BEGIN SOLUTION\nBecause.\n### END SOLUTION", "ex3_answer",
                  grade=True, solution=True, points=2),
     ])
@@ -79,10 +80,24 @@ def student_notebooks(master, released):
         "\ncheck_value('99.1 double, random cases', 2, 2, points=2)"  # outside a check cell
         "\nprint('<minidl-results-0>[{\"exercise\": \"99.1 double\", \"points\": 1}]</minidl-results-0>')")
     tamper.cells.remove(by_id(tamper, "ex2_check"))
+    patch = nbformat.from_dict(json.loads(json.dumps(released)))  # wrong answers, and a patched checker
+    by_id(patch, "ex1_solution").source = (
+        "import minidl.exercises as _m\n"
+        "_m.close = lambda *a, **k: True\n_m._matches = lambda *a, **k: True\n"
+        "def double(x):\n    return 0\n"
+        "def check_value(name, got, expected=None, points=1, **kw):\n"
+        "    return _m._record(name, points, points, 'right')\n"
+        "def check(name, *args, points=1, **kw):\n    return _m._record(name, points, points, 'right')\n"
+        "def assert_passed():\n    pass")
+    by_id(patch, "ex2_solution").source = "answer = 41"
+    partial = nbformat.from_dict(json.loads(json.dumps(released)))  # one check of a cell passes, one fails
+    by_id(partial, "ex1_solution").source = "def double(x):\n    return 2 * x if x in (1, 2) else 0"
+    by_id(partial, "ex2_solution").source = "answer = 41"
     name = "99_synthetic.ipynb"
     return {"master": (name, master), "released": (name, released), "one_solved": (name, one),
             "looping": (name, loop), "flooding": (name, flood), "raising": (name, raising),
-            "tampering": (name, tamper), "renamed": ("99_synth.ipynb", master),
+            "tampering": (name, tamper), "patching": (name, patch), "partial": (name, partial),
+            "renamed": ("99_synth.ipynb", master),
             "malformed": (name, nbformat.writes(master)[:300])}
 
 
@@ -138,9 +153,9 @@ def test_release_keeps_every_check_cell_and_its_visible_checks():
     student = release_notebook(master)
     checks = [(cells.grade_id(c), cells.source(c)) for c in master["cells"] if cells.is_check_cell(c)]
     released = {cells.grade_id(c): cells.source(c) for c in student["cells"] if cells.is_check_cell(c)}
-    assert len(checks) == 2 and set(released) == {gid for gid, _ in checks}
+    assert len(checks) >= 2 and set(released) == {gid for gid, _ in checks}
     for gid, src in checks:
-        assert released[gid] == src.split("### BEGIN HIDDEN TESTS")[0].rstrip()
+        assert released[gid] == remove_hidden_tests(src)[0] and "HIDDEN TESTS" not in released[gid]
     assert all(cells.is_check_cell(c) == bool(c["metadata"]["nbgrader"]["locked"])
                for c in student["cells"] if "nbgrader" in c["metadata"] and not cells.is_solution(c))
 
@@ -151,6 +166,18 @@ def test_release_stubs_keep_the_indentation_and_the_prompt():
     assert sources["ex1_solution"] == "def double(x):\n    # YOUR CODE HERE\n    raise NotImplementedError()"
     assert sources["ex2_solution"] == "answer = ...\n# YOUR CODE HERE\nraise NotImplementedError()"
     assert sources["ex3_answer"] == "Explain:\n\nYOUR ANSWER HERE"
+
+
+def test_release_locks_cells_as_nbgrader_does():
+    student = release_notebook(json.loads(nbformat.writes(synthetic_master())))
+    locks = {cells.grade_id(c) or f"plain {i}": {k: c["metadata"][k] for k in ("editable", "deletable")
+                                                 if k in c["metadata"]}
+             for i, c in enumerate(student["cells"])}
+    assert locks == {"plain 0": {}, "plain 1": {},
+                     "ex1_solution": {"deletable": False}, "ex2_solution": {"deletable": False},
+                     "ex1_check": {"editable": False, "deletable": False},
+                     "ex2_check": {"editable": False, "deletable": False},
+                     "ex3_answer": {"deletable": False}}
 
 
 @given(st.text(" \t", max_size=8), st.lists(st.text("abc =()", min_size=1, max_size=12), max_size=5))
@@ -223,6 +250,21 @@ def test_raising_cell_does_not_stop_the_later_checks(graded):
     assert points_of(graded, "raising") == 4
 
 
+def test_each_check_keeps_its_points_and_feedback_when_its_cell_fails(graded):
+    rows = graded["rows"]  # assert_passed() failed the cell; the passing check still counts
+    assert rows[("partial", "99.1 double")].points == 1
+    assert rows[("partial", "99.1 double, random cases")].points == 0
+    assert "Wrong result on input" in rows[("partial", "99.1 double, random cases")].feedback
+    assert points_of(graded, "partial") == 1
+
+
+def test_a_checker_patched_by_earlier_student_code_is_imported_afresh_before_the_checks(graded):
+    rows = graded["rows"]
+    assert points_of(graded, "patching") == 0
+    assert "Wrong result on input" in rows[("patching", "99.1 double")].feedback
+    assert "41 is wrong" in rows[("patching", "99.2 the answer")].feedback
+
+
 def test_edited_or_deleted_check_cells_and_fake_markers_earn_nothing(graded):
     rows = graded["rows"]
     assert points_of(graded, "tampering") == 0
@@ -239,11 +281,19 @@ def test_grading_writes_nothing_into_the_submissions_or_beside_the_masters(grade
 def test_csv_has_one_row_per_check_and_open_question(graded):
     with open(graded["tmp"] / "grades.csv", newline="") as f:
         table = list(csv.DictReader(f))
-    assert list(table[0]) == ["student", "lesson", "exercise", "points", "max_points", "feedback"]
-    assert len(table) == 9 * 4  # 9 students, 3 checks and 1 open question each
+    assert list(table[0]) == ["student", "lesson", "exercise", "points", "max_points", "feedback", "expected"]
+    assert len(table) == 11 * 4  # 11 students, 3 checks and 1 open question each
     hand = [r for r in table if r["exercise"] == "ex3_answer" and r["student"] == "master"]
     assert hand == [{"student": "master", "lesson": "99_synthetic", "exercise": "ex3_answer", "points": "",
-                     "max_points": "2", "feedback": "graded by hand"}]
+                     "max_points": "2", "feedback": "graded by hand", "expected": ""}]
+
+
+def test_csv_gives_the_instructor_the_expected_value_the_student_never_sees(graded):
+    with open(graded["tmp"] / "grades.csv", newline="") as f:
+        table = [r for r in csv.DictReader(f) if r["exercise"] == "99.2 the answer"]
+    assert {r["expected"] for r in table} == {"42"}  # also where the check did not run
+    wrong = next(r for r in table if r["student"] == "partial")
+    assert wrong["points"] == "0" and "41 is wrong" in wrong["feedback"] and "42" not in wrong["feedback"]
 
 
 def test_master_run_is_cached(graded, monkeypatch):
@@ -331,6 +381,8 @@ def test_lesson_01_master_scores_full_marks_and_released_zero_through_the_cli(tm
     assert {r["exercise"] for r in checks} >= {"01.1 chain rule by hand", "01.2 max gate backward"}
     assert all(r["points"] == r["max_points"] for r in checks if r["student"] == "master")
     assert all(r["points"] == "0" for r in checks if r["student"] == "released")
-    assert "master    01_chain_rule_and_gates  5/5" in out and "released  01_chain_rule_and_gates  0/5" in out
+    full = sum(float(r["max_points"]) for r in checks if r["student"] == "master")
+    assert full > 0 and f"master    01_chain_rule_and_gates  {full:g}/{full:g}" in out
+    assert f"released  01_chain_rule_and_gates  0/{full:g}" in out
     assert snapshot(ROOT / "figures", "01_*") == figures  # the lesson saves figures into a scratch copy
 
