@@ -24,8 +24,10 @@ ACTIVATIONS = ("relu", "sigmoid", "tanh", "linear")
 class Module:
     """Something with parameters. `named_parameters()` finds them in the module's
     attributes (Values, Tensors with requires_grad, sub-modules, and lists of
-    those); `zero_grad()` resets their gradients before the next backward pass,
-    because gradients accumulate."""
+    those), each once: a layer used twice (tied weights) is one set of parameters,
+    named where it first appears, so an optimizer steps it once, as in PyTorch.
+    `zero_grad()` resets their gradients before the next backward pass, because
+    gradients accumulate."""
 
     training = True
 
@@ -33,6 +35,13 @@ class Module:
         return f"{type(self).__name__}()"
 
     def named_parameters(self, prefix: str = "") -> Iterator[tuple[str, Value | Tensor]]:
+        seen = set()
+        for name, p in self._walk(prefix):
+            if id(p) not in seen:  # by identity, keeping the first name
+                seen.add(id(p))
+                yield name, p
+
+    def _walk(self, prefix: str):
         for name, attr in vars(self).items():
             yield from _named(attr, prefix + name)
 
@@ -79,7 +88,7 @@ class Module:
 
 def _named(attr, name: str):
     if isinstance(attr, Module):
-        yield from attr.named_parameters(name + ".")
+        yield from attr._walk(name + ".")
     elif isinstance(attr, Value) or (isinstance(attr, Tensor) and attr.requires_grad):
         yield name, attr
     elif isinstance(attr, (list, tuple)):
@@ -252,12 +261,19 @@ def cross_entropy(logits: Tensor, targets) -> Tensor:
 
     Args:
         logits: (batch, classes) scores.
-        targets: (batch,) integer labels in [0, classes).
+        targets: (batch,) integer labels in [0, classes): a numpy integer array, a
+            list, or a Tensor whose (float) entries are whole numbers.
 
     The gradient is (softmax(logits) - onehot(targets)) / batch, computed from the
     stable log-softmax, so huge logits give neither inf nor nan.
     """
     y = targets.data if isinstance(targets, Tensor) else np.asarray(targets)
+    if isinstance(targets, Tensor):  # a Tensor is float; accept whole numbers as labels
+        fractional = y[y != np.round(y)]
+        if fractional.size:
+            raise ValueError(f"cross_entropy: targets must be integer labels; the Tensor targets hold "
+                             f"{fractional[0]:g}; pass class indices such as np.array([0, 3, 1])")
+        y = y.astype(np.int64)
     if logits.ndim != 2 or y.shape != (logits.shape[0],):
         raise ValueError(f"cross_entropy: logits {logits.shape} and targets {y.shape}; expected "
                          "logits (batch, classes) and targets (batch,)")

@@ -24,8 +24,14 @@ class Optimizer:
         self.params = list(params)
         if not self.params:
             raise ValueError(f"{type(self).__name__}: no parameters given; pass model.parameters()")
-        if lr <= 0:
-            raise ValueError(f"{type(self).__name__}: learning rate {lr} must be positive")
+        first = {}
+        for i, p in enumerate(self.params):
+            j = first.setdefault(id(p), i)
+            if j != i:  # it would be stepped twice per step
+                raise ValueError(f"{type(self).__name__}: parameter {i} is parameter {j} again; pass each "
+                                 "parameter once (model.parameters() lists a shared layer once)")
+        if not math.isfinite(lr) or lr <= 0:
+            raise ValueError(f"{type(self).__name__}: learning rate {lr} must be positive and finite")
         self.lr = lr
 
     def zero_grad(self) -> None:
@@ -39,6 +45,12 @@ class Optimizer:
                 yield i, p, p.grad
 
 
+def _check_non_negative(who: str, **settings: float) -> None:
+    for name, value in settings.items():
+        if not math.isfinite(value) or value < 0:
+            raise ValueError(f"{who}: {name} {value} must be a finite number >= 0")
+
+
 class SGD(Optimizer):
     """vel = momentum * vel - lr * (grad + weight_decay * w);  w += vel.
 
@@ -49,6 +61,7 @@ class SGD(Optimizer):
         super().__init__(params, lr)
         if not 0.0 <= momentum < 1.0:
             raise ValueError(f"SGD: momentum {momentum} must be in [0, 1)")
+        _check_non_negative("SGD", weight_decay=weight_decay)
         self.momentum, self.weight_decay = momentum, weight_decay
         self.vel = [np.zeros_like(p.data) for p in self.params]  # velocity per weight
 
@@ -69,6 +82,7 @@ class Adagrad(Optimizer):
     def __init__(self, params: Iterable, lr: float = 0.01, eps: float = 1e-10,
                  weight_decay: float = 0.0):
         super().__init__(params, lr)
+        _check_non_negative("Adagrad", eps=eps, weight_decay=weight_decay)
         self.eps, self.weight_decay = eps, weight_decay
         self.cache = [np.zeros_like(p.data) for p in self.params]  # summed squared gradients
 

@@ -17,13 +17,20 @@ them to the nodes' data: the memory a graph holds until it is freed.
 
 Dtypes: float32 unless asked otherwise. When two tensors of different float
 dtypes meet, the result has the wider dtype (float32 + float64 -> float64), as
-in numpy and PyTorch; a Python number takes the tensor's dtype. Python lists
-and numbers become float32, numpy float arrays keep their dtype. Gradients have
-the dtype of their tensor.
+in numpy and PyTorch; a number (Python or numpy scalar) takes the tensor's dtype.
+Python lists and numbers become float32, numpy float arrays keep their dtype.
+Gradients have the dtype of their tensor, however many backward passes add up.
+
+Memory: `Tensor(array)` copies the array, as `torch.tensor` does, so an
+optimizer step never changes the caller's array; `Tensor.from_numpy(array)`
+shares it, as `torch.from_numpy` does, and so do `.numpy()` and `.detach()`.
+Axes are numpy's: a negative axis counts from the end, for every op that takes one.
 """
 from __future__ import annotations
 
 import contextlib
+import math
+import warnings
 from numbers import Real
 
 import numpy as np
@@ -57,8 +64,10 @@ class Tensor:
     `.grad = dL/d(self)` on every tensor with `requires_grad`."""
 
     __slots__ = ("data", "grad", "requires_grad", "_prev", "_backward", "_op", "_hooks", "_saved")
+    __array_ufunc__ = None  # numpy defers to Tensor: np.float64(2) * x and array + x give Tensors
 
     def __init__(self, data, requires_grad: bool = False, dtype=None):
+        """Copies `data` (numbers, nested lists, a numpy array or a Tensor) into a new array."""
         if isinstance(data, Tensor):
             data = data.data
         from_numpy = isinstance(data, (np.ndarray, np.floating))
@@ -70,7 +79,22 @@ class Tensor:
         if array.dtype.kind not in "biuf":
             raise TypeError(f"Tensor: cannot make a float tensor from {array.dtype} data "
                             f"({type(data).__name__}); pass numbers or a numeric array")
-        self.data = array.astype(dtype, copy=False)
+        self._init(np.array(array, dtype=dtype), requires_grad)  # a copy, as torch.tensor makes
+
+    @classmethod
+    def from_numpy(cls, array: np.ndarray, requires_grad: bool = False) -> Tensor:
+        """A tensor on `array`'s memory, not a copy (as torch.from_numpy): writing to one
+        changes the other. The array must already be float32 or float64."""
+        if not isinstance(array, np.ndarray) or array.dtype not in DTYPES:
+            kind = array.dtype if isinstance(array, np.ndarray) else type(array).__name__
+            raise TypeError(f"Tensor.from_numpy: got {kind}; pass a float32 or float64 numpy array "
+                            "(convert with .astype), or use Tensor(data) to copy")
+        out = cls.__new__(cls)
+        out._init(array, requires_grad)
+        return out
+
+    def _init(self, array: np.ndarray, requires_grad: bool) -> None:
+        self.data = array
         self.grad = None
         self.requires_grad = requires_grad
         self._prev: tuple = ()
@@ -101,7 +125,12 @@ class Tensor:
     def register_hook(self, fn):
         """Calls `fn(self)` during `backward()` as soon as `self.grad` is final, before
         the pass goes on to earlier layers; data parallelism starts communicating
-        there. Returns a function that removes the hook."""
+        there. Only leaves keep a `.grad`, so only leaves take hooks. Returns a
+        function that removes the hook."""
+        if self._prev:
+            raise RuntimeError(f"Tensor.register_hook: hooks fire when a leaf's .grad is final; this tensor "
+                               f"is not a leaf but the output of '{self._op}', whose gradient is not kept. "
+                               "Register the hook on a leaf (a parameter, or an input with requires_grad=True)")
         self._hooks = (*self._hooks, fn)
 
         def remove():
@@ -109,14 +138,14 @@ class Tensor:
         return remove
 
     def detach(self) -> Tensor:
-        """The same data, cut from the graph."""
-        return Tensor(self.data)
+        """The same data (shared, not copied), cut from the graph."""
+        return Tensor.from_numpy(self.data)
 
     def _lift(self, x, op: str) -> Tensor:
         if isinstance(x, Tensor):
             return x
         if isinstance(x, Real) and not isinstance(x, bool):
-            return Tensor(np.asarray(x, dtype=self.dtype))
+            return Tensor.from_numpy(np.asarray(x, dtype=self.dtype))
         if isinstance(x, np.ndarray):
             return Tensor(x, dtype=x.dtype if x.dtype in DTYPES else self.dtype)
         raise TypeError(f"Tensor {op}: unsupported operand {type(x).__name__}; use a Tensor, "
@@ -136,7 +165,7 @@ class Tensor:
         """The output of an op; it joins the graph only if an input needs a gradient.
 
         `saved` lists the arrays that `backward` reads (see `saved_arrays`)."""
-        out = Tensor(data, dtype=data.dtype)
+        out = Tensor.from_numpy(np.asarray(data))  # the op's fresh result: no copy
         if _GRAD_ENABLED and any(p.requires_grad for p in prev):
             out.requires_grad, out._prev, out._backward, out._op = True, prev, backward, op
             out._saved = tuple(saved)
@@ -150,6 +179,23 @@ class Tensor:
             raise ValueError(f"Tensor {op}: shapes {self.shape} and {other.shape} do not broadcast; "
                              "make trailing axes equal or 1 (reshape one of them)") from None
         return self, other
+
+    def _axes(self, axis, op: str) -> tuple[int, ...]:
+        """`axis` (None for all, an int or a sequence; negative counts from the end)
+        as non-negative axes, or an error naming the op, the axis and the shape."""
+        if axis is None:
+            return tuple(range(self.ndim))
+        axes = tuple(axis) if isinstance(axis, (tuple, list)) else (axis,)
+        for ax in axes:
+            if isinstance(ax, bool) or not isinstance(ax, (int, np.integer)) or not -self.ndim <= ax < self.ndim:
+                raise np.exceptions.AxisError(
+                    f"Tensor.{op}: axis {ax!r} is out of range for a tensor of {self.ndim} dimensions "
+                    f"(shape {self.shape}); use an axis in [{-self.ndim}, {self.ndim})")
+        normal = tuple(int(ax) % self.ndim for ax in axes)
+        if len(set(normal)) != len(normal):
+            raise np.exceptions.AxisError(f"Tensor.{op}: axis {axis} repeats an axis of a tensor of "
+                                          f"{self.ndim} dimensions; name each axis once")
+        return normal
 
     # ---- arithmetic: gradients summed back over broadcast axes ---------------
     def __add__(self, other):
@@ -184,19 +230,28 @@ class Tensor:
     def __pow__(self, n):
         if not isinstance(n, Real) or isinstance(n, bool):
             raise TypeError(f"Tensor **: the exponent must be a number, got {type(n).__name__}")
+        if not math.isfinite(n):
+            raise ValueError(f"Tensor **: the exponent must be finite, got {n}")
         a = self
         if n < 0 and np.any(a.data == 0):
             raise ZeroDivisionError(f"Tensor **: 0 ** {n:g} in a tensor of shape {a.shape}")
         if n != int(n) and np.any(a.data < 0):
             raise ValueError(f"Tensor **: negative entries with fractional exponent {n:g}")
-        return Tensor._make(a.data ** n, (a,), f"**{n:g}", lambda g: (g * n * a.data ** (n - 1),),
-                            (a.data,))
+        def backward(g):  # d/da a^n = n a^(n-1); 0 for n = 0 even at a = 0, as in the scalar engine
+            if n == 0:
+                return (np.zeros(a.shape, a.dtype),)
+            with np.errstate(divide="ignore"):  # 0 < n < 1 at a = 0: an infinite slope
+                return (g * n * a.data ** (n - 1),)
+        return Tensor._make(a.data ** n, (a,), f"**{n:g}", backward, (a.data,) if n != 0 else ())
 
     def __neg__(self):
         return Tensor._make(-self.data, (self,), "neg", lambda g: (-g,))
 
     __radd__ = __add__
     __rmul__ = __mul__
+
+    def __rmatmul__(self, other):
+        return self._lift(other, "@") @ self
 
     def __rsub__(self, other):
         return self._lift(other, "-") - self
@@ -220,9 +275,18 @@ class Tensor:
 
     def transpose(self, *axes):
         """Permutes the axes (reverses them when none are given)."""
-        axes = axes[0] if len(axes) == 1 and isinstance(axes[0], (tuple, list)) else axes
-        axes = tuple(axes) or tuple(reversed(range(self.ndim)))
-        inverse = tuple(np.argsort(axes))
+        axes = tuple(axes[0] if len(axes) == 1 and isinstance(axes[0], (tuple, list)) else axes)
+        if not axes:
+            axes = tuple(reversed(range(self.ndim)))
+        try:
+            axes = self._axes(axes, "transpose")
+            if len(axes) != self.ndim:
+                raise np.exceptions.AxisError("")
+        except np.exceptions.AxisError:
+            raise np.exceptions.AxisError(
+                f"Tensor.transpose: axes {axes} are not a permutation of {self.ndim} axes (shape "
+                f"{self.shape}); name each axis once, negative counting from the end") from None
+        inverse = tuple(int(i) for i in np.argsort(axes))  # undoes the permutation
         return Tensor._make(self.data.transpose(axes), (self,), "transpose",
                             lambda g: (g.transpose(inverse),))
 
@@ -251,25 +315,33 @@ class Tensor:
 
     # ---- reductions ------------------------------------------------------------------
     def sum(self, axis=None, keepdims: bool = False):
+        axes, shape = self._axes(axis, "sum"), self.shape
         def backward(g):  # every summed entry gets the same gradient
-            g = g if keepdims or axis is None else np.expand_dims(g, axis)
-            return (np.broadcast_to(g, self.shape),)
-        return Tensor._make(np.asarray(self.data.sum(axis=axis, keepdims=keepdims)),
+            return (np.broadcast_to(g if keepdims else np.expand_dims(g, axes), shape),)
+        return Tensor._make(np.asarray(self.data.sum(axis=axes, keepdims=keepdims)),
                             (self,), "sum", backward)
 
     def mean(self, axis=None, keepdims: bool = False):
-        axes = range(self.ndim) if axis is None else np.atleast_1d(axis)
-        count = int(np.prod([self.shape[i] for i in axes]))
-        return self.sum(axis, keepdims) * (1.0 / count)
+        """The mean; over 0 entries it is nan, with a RuntimeWarning, as in numpy."""
+        axes = self._axes(axis, "mean")
+        count = math.prod(self.shape[i] for i in axes)
+        if count == 0:
+            warnings.warn(f"Tensor.mean: mean of 0 entries (shape {self.shape}, axis {axis}) is nan",
+                          RuntimeWarning, stacklevel=2)
+        return self.sum(axes, keepdims) * (1.0 / count if count else math.nan)
 
     def max(self, axis=None, keepdims: bool = False):
         """The maximum; the gradient is routed to the winners (split evenly on ties)."""
-        out = self.data.max(axis=axis, keepdims=True)
+        axes = self._axes(axis, "max")
+        if any(self.shape[i] == 0 for i in axes):
+            raise ValueError(f"Tensor.max: no entries along axis {axis} of shape {self.shape}; "
+                             "the maximum of nothing is undefined")
+        out = self.data.max(axis=axes, keepdims=True)
         def backward(g):
             winners = self.data == out
-            g = g if keepdims or axis is None else np.expand_dims(g, axis)
-            return (winners * g / winners.sum(axis=axis, keepdims=True),)
-        data = out if keepdims else (out.reshape(()) if axis is None else out.squeeze(axis))
+            ties = winners.sum(axis=axes, keepdims=True).astype(g.dtype)  # a float count keeps the dtype
+            return (winners * (g if keepdims else np.expand_dims(g, axes)) / ties,)
+        data = out if keepdims else out.squeeze(axis=axes)
         return Tensor._make(np.asarray(data), (self,), "max", backward, (self.data, out))
 
     # ---- elementwise ---------------------------------------------------------------
@@ -298,6 +370,7 @@ class Tensor:
 
     def log_softmax(self, axis: int = -1):
         """x - log(sum(exp(x))), computed after subtracting the max so that exp cannot overflow."""
+        axis = self._axes(axis, "log_softmax")
         shifted = self.data - self.data.max(axis=axis, keepdims=True)
         out = shifted - np.log(np.exp(shifted).sum(axis=axis, keepdims=True))
         def backward(g):  # g - softmax * sum(g)
@@ -334,7 +407,7 @@ class Tensor:
                 raise RuntimeError(f"Tensor.backward: the output has shape {self.shape}, not a "
                                    "scalar; reduce it (e.g. .sum() or .mean()) or pass grad=")
             grad = np.ones_like(self.data)
-        grad = np.asarray(grad, dtype=self.dtype)
+        grad = np.asarray(grad.data if isinstance(grad, Tensor) else grad, dtype=self.dtype)
         if grad.shape != self.shape:
             raise ValueError(f"Tensor.backward: grad has shape {grad.shape}, the tensor {self.shape}")
         grads = {id(self): grad}  # dL/d(node) for interior nodes; dropped after the pass
@@ -349,6 +422,7 @@ class Tensor:
                 continue
             for parent, pg in zip(node._prev, node._backward(g)):
                 if pg is not None and parent.requires_grad:
+                    pg = np.asarray(pg, dtype=parent.dtype)  # a gradient keeps its tensor's dtype
                     key = id(parent)
                     grads[key] = pg if key not in grads else grads[key] + pg
 

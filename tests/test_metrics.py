@@ -36,3 +36,19 @@ def test_mnist_benchmark_learns_in_one_epoch(capsys):
     out = capsys.readouterr().out
     final = float(out.split("final test accuracy ")[1].split()[0])
     assert final > 0.8
+
+
+def test_accuracy_rejects_labels_that_are_not_one_label_per_row():
+    x = np.eye(3, dtype=np.float32)
+    with pytest.raises(ValueError, match="accuracy: labels of shape \\(3, 1\\).*\\(3,\\)"):
+        accuracy(identity_classifier(), x, np.array([[0], [1], [2]]))
+
+
+@pytest.mark.parametrize("pred, y, words", [
+    (np.array([0, 1]), np.array([0, -1]), "labels must be integers in \\[0, 3\\), got -1"),
+    (np.array([0, 3]), np.array([0, 1]), "predictions must be integers in \\[0, 3\\), got 3"),
+    (np.array([0.0, 1.0]), np.array([0, 1]), "predictions must be integers.*float64"),
+])
+def test_confusion_matrix_rejects_labels_out_of_range(pred, y, words):
+    with pytest.raises(ValueError, match="confusion_matrix: " + words):
+        confusion_matrix(pred, y, 3)

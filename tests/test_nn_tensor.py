@@ -119,3 +119,25 @@ def test_mse_is_mean_of_squares_and_checks_shapes():
 def test_sequential_applies_layers_in_order():
     x = Tensor(np.array([[-1.0, 2.0]]))
     assert Sequential(ReLU())(x).data.tolist() == [[0.0, 2.0]]
+
+
+def test_a_tied_layer_is_one_parameter_and_is_stepped_once():
+    from minidl.optim import SGD
+    lin = Linear(3, 3, seed=0)
+    model = Sequential(lin, ReLU(), lin)
+    assert [n for n, _ in model.named_parameters()] == ["layers.0.W", "layers.0.b"]
+    assert [id(p) for p in model.parameters()] == [id(lin.W), id(lin.b)]
+    before = lin.W.data.copy()
+    model(Tensor(np.ones((2, 3)))).sum().backward()
+    SGD(model.parameters(), lr=0.1).step()
+    assert np.allclose(lin.W.data, before - 0.1 * lin.W.grad, rtol=0, atol=1e-7)
+    model.load_state_dict(model.state_dict())
+
+
+def test_cross_entropy_accepts_integer_valued_tensor_targets():
+    logits = np.random.default_rng(0).standard_normal((3, 4))
+    expected = cross_entropy(Tensor(logits), np.array([0, 3, 1])).item()
+    assert cross_entropy(Tensor(logits), Tensor([0, 3, 1])).item() == expected
+    with pytest.raises(ValueError, match="cross_entropy: targets must be integer labels; the Tensor "
+                                         "targets hold 0.5"):
+        cross_entropy(Tensor(logits), Tensor([0.5, 3, 1]))

@@ -109,3 +109,20 @@ def test_set_lr_applies_schedule_and_rejects_bad_rates():
 def test_bad_optimizer_settings_are_named(make, words):
     with pytest.raises(ValueError, match=words):
         make()
+
+
+@pytest.mark.parametrize("make, words", [
+    (lambda w: SGD([w], lr=float("nan")), "learning rate nan"),
+    (lambda w: SGD([w], lr=float("inf")), "learning rate inf"),
+    (lambda w: SGD([w], lr=0.1, weight_decay=float("nan")), "weight_decay nan"),
+    (lambda w: Adagrad([w], lr=0.1, eps=-1.0), "eps -1.0"),
+])
+def test_non_finite_settings_are_refused_as_set_lr_refuses_them(make, words):
+    with pytest.raises(ValueError, match=words):
+        make(Tensor(np.ones(1), requires_grad=True))
+
+
+def test_a_parameter_passed_twice_is_refused():
+    w = Tensor(np.ones(2), requires_grad=True)
+    with pytest.raises(ValueError, match="SGD: parameter 1 is parameter 0 again"):
+        SGD([w, w], lr=0.1)

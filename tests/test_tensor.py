@@ -189,3 +189,157 @@ def test_deep_chain_has_no_recursion_error():
         out = out + 0.0
     out.sum().backward()
     assert x.grad.tolist() == [1.0]
+
+
+# ---- axes: negative axes mean what they mean in numpy, for every op that takes one ------
+
+def test_transpose_with_negative_axes_gives_the_gradient_of_the_positive_axes():
+    x = Tensor(np.ones((2, 3, 4)), requires_grad=True)
+    w = R.standard_normal((2, 4, 3))
+    (x.transpose(0, -1, 1) * w).sum().backward()
+    assert x.grad.shape == (2, 3, 4)
+    assert np.array_equal(x.grad, w.transpose(0, 2, 1))
+
+
+@pytest.mark.parametrize("name, f", [
+    ("transpose", lambda a: a.transpose(-1, 0, -2)), ("transpose_list", lambda a: a.transpose([2, -3, 1])),
+    ("sum", lambda a: a.sum(axis=-1)), ("sum_pair", lambda a: a.sum(axis=(0, -1), keepdims=True)),
+    ("mean", lambda a: a.mean(axis=-2)), ("mean_pair", lambda a: a.mean(axis=(-1, -3))),
+    ("max", lambda a: a.max(axis=-1)), ("max_pair", lambda a: a.max(axis=(-1, 0), keepdims=True)),
+    ("log_softmax", lambda a: a.log_softmax(axis=-2)),
+])
+def test_negative_axes_match_central_differences(name, f):
+    check_grads(f, R.standard_normal((2, 3, 4)))
+
+
+@pytest.mark.parametrize("make, words", [
+    (lambda x: x.transpose(0, 1), ["transpose", "(0, 1)", "permutation of 3 axes"]),
+    (lambda x: x.transpose(0, 2, -1), ["transpose", "(0, 2, -1)"]),
+    (lambda x: x.sum(axis=3), ["Tensor.sum", "axis 3", "3 dimensions"]),
+    (lambda x: x.mean(axis=5), ["Tensor.mean", "axis 5", "3 dimensions"]),
+    (lambda x: x.max(axis=(0, -3)), ["Tensor.max", "repeats"]),
+    (lambda x: x.log_softmax(axis=-4), ["Tensor.log_softmax", "axis -4"]),
+])
+def test_bad_axes_are_named(make, words):
+    with pytest.raises(ValueError) as info:
+        make(Tensor(np.ones((2, 3, 4))))
+    for w in words:
+        assert w in str(info.value)
+
+
+# ---- dtypes: gradients keep their tensor's dtype ---------------------------------------
+
+@pytest.mark.parametrize("name, f", [
+    ("max", lambda x: x.max(axis=1)), ("max_all", lambda x: x.max()), ("mean", lambda x: x.mean(axis=0)),
+    ("times_float64", lambda x: x * Tensor(np.full(3, 0.5))), ("pow", lambda x: x ** 3),
+    ("log_softmax", lambda x: x.log_softmax()), ("index", lambda x: x[[0, 0]]),
+])
+def test_float32_gradient_stays_float32_over_repeated_backward(name, f):
+    x = Tensor(np.arange(6.0).reshape(2, 3) + 1.0, requires_grad=True, dtype=np.float32)
+    for _ in range(2):
+        f(x).sum().backward()
+        assert x.grad.dtype == np.float32, name
+
+
+# ---- powers at zero, as the scalar engine has them -------------------------------------
+
+@pytest.mark.parametrize("n", [0, 0.0, 1, 2, 3, 0.5, 1.5])
+def test_power_gradient_at_zero_matches_the_scalar_engine(n):
+    from minidl.engine import Value
+    x = Tensor(np.array([0.0, 2.0]), requires_grad=True)
+    (x ** n).sum().backward()
+    expected = []
+    for a in (0.0, 2.0):
+        v = Value(a)
+        (v ** n).backward()
+        expected.append(v.grad)
+    assert x.grad.tolist() == pytest.approx(expected, rel=1e-15)
+    assert not np.isnan(x.grad).any()
+
+
+# ---- hooks -------------------------------------------------------------------------------
+
+def test_hook_on_a_non_leaf_is_refused_with_a_clear_error():
+    x = Tensor([1.0, 2.0], requires_grad=True)
+    with pytest.raises(RuntimeError, match="register_hook.*leaf.*output of '\\*'"):
+        (x * 2.0).register_hook(lambda t: None)
+
+
+def test_hook_on_a_leaf_fires_once_the_gradient_is_final():
+    x = Tensor([1.0, 2.0], requires_grad=True)
+    seen = []
+    x.register_hook(lambda t: seen.append(t.grad.tolist()))
+    (x * x + x).sum().backward()
+    assert seen == [[3.0, 5.0]]
+
+
+# ---- numpy on the left of an operator ----------------------------------------------------
+
+@pytest.mark.parametrize("op", ["+", "-", "*", "/"])
+@pytest.mark.parametrize("left", [np.float64(0.5), np.float32(2.0), np.array([0.5, -1.0]),
+                                  np.array([[1.0], [2.0]])])
+def test_numpy_on_the_left_of_an_operator_gives_a_tensor(op, left):
+    f = {"+": lambda a, b: a + b, "-": lambda a, b: a - b, "*": lambda a, b: a * b,
+         "/": lambda a, b: a / b}[op]
+    x = Tensor(np.array([1.5, 4.0]), requires_grad=True)
+    out = f(left, x)
+    assert isinstance(out, Tensor)
+    assert np.allclose(out.data, f(left, x.data), rtol=1e-15, atol=0)
+    out.sum().backward()
+    numeric = numeric_grad_arrays(lambda v: float(np.sum(f(left, v))), [x.data])
+    assert max_errors([x.grad], numeric)[0] < 1e-8
+
+
+def test_numpy_matmul_on_the_left_gives_a_tensor():
+    x = Tensor(np.ones((2, 3)), requires_grad=True)
+    out = np.ones((4, 2)) @ x
+    assert isinstance(out, Tensor) and out.shape == (4, 3)
+    out.sum().backward()
+    assert x.grad.tolist() == [[4.0] * 3] * 2
+
+
+# ---- errors that were unclear or missing ----------------------------------------------
+
+def test_backward_accepts_a_tensor_gradient():
+    x = Tensor([1.0, 2.0], requires_grad=True)
+    (x * 3.0).backward(Tensor([1.0, 10.0]))
+    assert x.grad.tolist() == [3.0, 30.0]
+
+
+def test_mean_of_an_empty_tensor_is_nan_with_a_warning():
+    x = Tensor(np.zeros((0, 3)), requires_grad=True)
+    with pytest.warns(RuntimeWarning, match="Tensor.mean: mean of 0 entries"):
+        m = x.mean()
+    assert np.isnan(m.item())
+    with pytest.warns(RuntimeWarning):
+        assert x.mean(axis=0).shape == (3,)
+    assert x.mean(axis=1).shape == (0,)
+
+
+@pytest.mark.parametrize("n", [float("nan"), float("inf"), -float("inf")])
+def test_power_with_a_non_finite_exponent_is_a_clear_error(n):
+    with pytest.raises(ValueError, match="Tensor \\*\\*: the exponent must be finite"):
+        Tensor([1.0, 2.0]) ** n
+
+
+# ---- Tensor(numpy array) copies, Tensor.from_numpy shares ---------------------------------
+
+def test_tensor_copies_a_numpy_array_so_a_step_leaves_the_callers_array_alone():
+    from minidl.optim import SGD
+    w0 = np.array([1.0, 2.0])
+    w = Tensor(w0, requires_grad=True)
+    (w * w).sum().backward()
+    SGD([w], lr=0.1).step()
+    assert w0.tolist() == [1.0, 2.0] and w.data.tolist() == pytest.approx([0.8, 1.6])
+    assert not np.shares_memory(Tensor(w0).data, w0)
+    assert not np.shares_memory(Tensor(w).data, w.data)
+
+
+def test_from_numpy_and_detach_share_memory():
+    a = np.array([1.0, 2.0], dtype=np.float32)
+    t = Tensor.from_numpy(a)
+    a[0] = 5.0
+    assert t.data[0] == 5.0 and t.dtype == np.float32 and t.numpy() is a
+    assert np.shares_memory(t.detach().data, a)
+    with pytest.raises(TypeError, match="from_numpy.*int64.*float32 or float64"):
+        Tensor.from_numpy(np.arange(3))
