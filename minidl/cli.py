@@ -1,6 +1,9 @@
 """The `minidl` command.
 
     minidl --version     the installed version
+    minidl start [FOLDER]
+                         a student's copy of every lesson (no solutions) in FOLDER
+                         ($MINIDL_HOME, or ~/minidl-course), opened in JupyterLab
     minidl lessons       the course's lessons, in order, with where they are
     minidl figures [NN ...]
                          run the lessons (all, or those numbered) and write their
@@ -37,6 +40,79 @@ def _first_heading(path: Path) -> str:
             if cell.get("cell_type") == "markdown" and line.startswith("# "):
                 return line[2:].strip()
     return ""
+
+
+def course_home() -> Path:
+    """Where `minidl start` puts a student's notebooks: $MINIDL_HOME, or ~/minidl-course."""
+    return Path(os.environ.get("MINIDL_HOME") or Path.home() / "minidl-course").expanduser()
+
+
+def _inside_tracked_tree(folder: Path, root: Path) -> bool:
+    """True when `folder` lies in the repository at `root` and git does not ignore it."""
+    import subprocess
+    try:
+        folder.relative_to(root)
+    except ValueError:
+        return False
+    try:
+        ignored = subprocess.run(["git", "-C", str(root), "check-ignore", "-q", str(folder)],
+                                 capture_output=True, timeout=30).returncode == 0
+    except (OSError, subprocess.TimeoutExpired):
+        ignored = False  # no git: stay out of the repository
+    return not ignored
+
+
+def _start(folder: Path | None, force: bool, lab: bool, browser: bool) -> int:
+    """Writes the student version of every lesson into `folder` and opens JupyterLab there.
+
+    A notebook already in the folder is the student's work: it is kept unless `force`.
+    The masters stay where they are, in the repository's lessons/, as the answer key.
+    """
+    import subprocess
+    from importlib.util import find_spec
+
+    from minidl.exercises.cells import TeachError, find_masters, read_notebook, write_notebook
+    from minidl.exercises.release import release_notebook
+    lessons = lessons_dir()
+    if lessons is None:
+        print("minidl start: no lessons/ folder next to this installation; install the course from "
+              "its source checkout: python -m pip install -e \".[dev]\"", file=sys.stderr)
+        return 1
+    folder = (folder or course_home()).expanduser().resolve()
+    if _inside_tracked_tree(folder, lessons.parent.resolve()):
+        print(f"minidl start: {folder} is inside the repository {lessons.parent.resolve()}, where your "
+              f"notebooks would mix with the masters; choose a folder outside it (the default is "
+              f"{course_home()}, or set $MINIDL_HOME)", file=sys.stderr)
+        return 2
+    try:
+        masters = find_masters(lessons)
+        folder.mkdir(parents=True, exist_ok=True)
+        written = kept = 0
+        for master in masters:
+            out = folder / master.name
+            if out.exists() and not force:
+                print(f"{master.name}: kept your copy (minidl start --force replaces it with a fresh one)")
+                kept += 1
+                continue
+            write_notebook(release_notebook(read_notebook(master), master.name), out)
+            written += 1
+    except (TeachError, ValueError, OSError) as e:
+        print(f"minidl start: {e}", file=sys.stderr)
+        return 2
+    print(f"{written} lesson(s) written, {kept} kept, in {folder}")
+    print(f"The masters, with the solutions, stay in {lessons} (open them only to check your work).")
+    if not lab:
+        print(f"Open the course with: jupyter lab {folder}")
+        return 0
+    if find_spec("jupyterlab") is None:
+        print("minidl start: JupyterLab is not installed (python -m pip install jupyterlab); the lessons "
+              f"are in {folder}, open them with any Jupyter", file=sys.stderr)
+        return 1
+    command = [sys.executable, "-m", "jupyterlab", f"--ServerApp.root_dir={folder}", masters[0].name]
+    try:
+        return subprocess.call(command + ([] if browser else ["--no-browser"]), cwd=folder)
+    except KeyboardInterrupt:  # Ctrl-C stops JupyterLab: the notebooks are saved in the folder
+        return 0
 
 
 def _default_cache() -> Path:
@@ -126,6 +202,15 @@ def main(argv: list[str] | None = None) -> int:
                                      "from the chain rule to distributed training.")
     parser.add_argument("--version", action="version", version=f"minidl {__version__}")
     sub = parser.add_subparsers(dest="command")
+    start = sub.add_parser("start", help="copy the lessons for a student (no solutions) and open JupyterLab",
+                           description="Writes the student version of every lesson (solutions and hidden "
+                           "tests removed) into FOLDER and opens JupyterLab there. Your notebooks are never "
+                           "overwritten unless --force.")
+    start.add_argument("folder", type=Path, nargs="?", default=None,
+                       help="where the notebooks go ($MINIDL_HOME, or ~/minidl-course)")
+    start.add_argument("--force", action="store_true", help="replace notebooks already in the folder")
+    start.add_argument("--no-lab", action="store_true", help="only make the folder; do not start JupyterLab")
+    start.add_argument("--no-browser", action="store_true", help="start JupyterLab without opening a browser")
     sub.add_parser("lessons", help="list the lessons in order")
     fig = sub.add_parser("figures", help="run the lessons and write their figures into figures/")
     fig.add_argument("numbers", nargs="*", help="lesson numbers (default: every lesson)")
@@ -135,6 +220,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.command == "teach":
         return _teach(args)
+    if args.command == "start":
+        return _start(args.folder, args.force, not args.no_lab, not args.no_browser)
     if args.command == "figures":
         return _figures(args.numbers, args.out, args.timeout)
     if args.command == "lessons":
