@@ -228,3 +228,13 @@ def test_every_figure_function_returns_a_figure():
             plots.averaging_figure({"convex": {"model 1": 0.3, "model 2": 0.31, "average": 0.29},
                                     "permuted": {"model 1": 0.3, "model 2": 0.3, "average": 1.5}})]
     assert all(isinstance(f, Figure) for f in figs)
+
+
+def test_benchmark_prints_the_core_count_and_a_row_per_lock_and_process_count(capsys):
+    from minidl.bench import hogwild as bench
+    assert bench.main(["--repeats", "1", "--n", "400", "--d", "50", "--k", "5", "--epochs", "1"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("os.cpu_count() = ")
+    rows = [line.split() for line in out.splitlines() if line.strip().startswith(("no lock", "per-block", "global"))]
+    assert len(rows) == 6
+    assert "2 processes against 1: no lock" in out
