@@ -7,6 +7,7 @@ model has its colour from `minidl.viz.policy_color`, the same in every lesson.
 """
 from __future__ import annotations
 
+import textwrap
 from collections.abc import Mapping, Sequence
 
 import matplotlib.pyplot as plt
@@ -37,7 +38,7 @@ def _new(nrows: int = 1, ncols: int = 1, height: float = 3.6, **kw):
 def _finish(fig: Figure, title: str, bottom: float = 0.0) -> Figure:
     """The finding as the figure's title, then a layout that keeps every label inside."""
     if title:
-        fig.suptitle(title, fontsize=10)
+        fig.suptitle(textwrap.fill(title, 100), fontsize=10)
     fig.tight_layout(rect=(0, bottom, 1, 1))
     return fig
 
@@ -264,7 +265,7 @@ def staleness_figure(runs: Mapping, gaps: Mapping, bound: tuple[str, float] | No
         xs = np.arange(st.max() + 2)
         ax2.step(xs, 100 * np.array([np.mean(st >= x) for x in xs]), where="post", color=c,
                  label=f"{name}: max {st.max()}")
-    ax1.set_xticks([*range(0, top, 2), top], [str(i) for i in range(0, top, 2)] + [f">={top}"])
+    ax1.set_xticks([*range(0, top - 1, 2), top], [str(i) for i in range(0, top - 1, 2)] + [f">={top}"])
     ax1.set_xlabel("clock gap at a read")
     ax1.set_ylabel("share of reads (%)")
     ax1.legend(fontsize=8)
@@ -385,7 +386,7 @@ def rate_range_figure(rates: Sequence[float], updates: Mapping, cap: int, target
         if failed:
             ax.plot(failed, [cap] * len(failed), "x", color=color, ms=10, mew=2, label=f"{name}: not reached")
     ax.set_xscale("log", base=2)
-    ax.set_xticks(rates, [f"{lr:g}" for lr in rates])
+    ax.set_xticks(rates, [f"{lr:.2g}" for lr in rates])
     ax.set_ylim(0, cap * 1.08)
     ax.set_xlabel("base learning rate lr")
     ax.set_ylabel(f"updates to loss {target}")
