@@ -23,8 +23,19 @@ ALGORITHM_COLORS = {"ring": "#1f5fbf", "recursive doubling": "#2ca02c", "naive":
 """One colour per allreduce algorithm, the same in lessons 06, 07 and 08."""
 
 
-def _done(fig: Figure) -> Figure:
-    fig.tight_layout()
+def _done(fig: Figure, legend_below=None) -> Figure:
+    """Lays the figure out and closes it; with legend_below (a list of axes), one legend of
+    all their labels goes under the plots, where it can hide no bar."""
+    if legend_below is None:
+        fig.tight_layout()
+    else:
+        handles = {}
+        for ax in legend_below:
+            for h, label in zip(*ax.get_legend_handles_labels()):
+                handles.setdefault(label, h)
+        fig.legend(list(handles.values()), list(handles.keys()), loc="lower center", ncol=len(handles),
+                   fontsize="small", frameon=False)
+        fig.tight_layout(rect=(0, 0.06, 1, 1))
     plt.close(fig)
     return fig
 
@@ -53,10 +64,9 @@ def plot_pipeline(runs, S: int, work_per_stage) -> Figure:
         ax.set_title(f"m = {m}: makespan {makespan:.0f} t_f for {work_per_stage(m):.0f} t_f of work "
                      f"per stage, bubble {bubble:.0%}")
         ax.set_xlim(0, xmax)
-    axes[0].legend(loc="lower right", fontsize="small", ncol=3, framealpha=0.9)
     axes[-1].set_xlabel("time (forward times t_f of one micro-batch on one stage)")
     fig.suptitle(f"GPipe, S = {S} stages, t_b = 2 t_f: the bubble (S-1)/(m+S-1) shrinks as m grows")
-    return _done(fig)
+    return _done(fig, legend_below=axes)
 
 
 def plot_allreduce_costs(algorithms: dict, Ps, alpha: float, beta: float, n_star: dict,
@@ -196,9 +206,8 @@ def plot_step_timeline(spans, zoom_steps=(20, 24), lanes=(0, 1)) -> Figure:
         plot_timeline(ax, part, unit="ms", lane_label="rank", title=title, legend_loc=None)
         lo, hi = min(s.start for s in part), max(s.end for s in part)
         ax.set_xlim(lo - 0.01 * (hi - lo), hi + 0.01 * (hi - lo))
-    ax_all.legend(loc="lower right", fontsize="small", ncol=3, framealpha=0.9)
     fig.suptitle("Each step: compute, then an allreduce no rank leaves before all have arrived")
-    return _done(fig)
+    return _done(fig, legend_below=[ax_all])
 
 
 # ---------------------------------------------------------------- lesson 08
@@ -298,10 +307,9 @@ def plot_overlap_predicted(tl_plain, tl_over, step_plain: float, step_over: floa
         for i, s in enumerate(bars):
             ax.text((s.start + s.end) / 2, 1, f"b{i}" if len(bars) > 1 else "all", ha="center",
                     va="center", fontsize=7, color="white")
-    axes[0].legend(loc="upper left", fontsize="small", ncol=4)
     axes[1].set_xlabel("time (ms); dotted: end of backward")
     fig.suptitle(title)
-    return _done(fig)
+    return _done(fig, legend_below=axes)
 
 
 def plot_bucket_sweep(rows, compute_time: float, title: str) -> Figure:
@@ -355,12 +363,6 @@ def plot_overlap_measured(measured: dict, title: str) -> Figure:
                   title="plain loop: allreduce_gradients after backward")
     plot_timeline(axes[1], measured["overlap"], unit="ms", lane_label="", legend_loc=None,
                   title="OverlappedAllreduce, buckets of 1 MiB")
-    handles = {}
-    for ax in axes:
-        for h, label in zip(*ax.get_legend_handles_labels()):
-            handles.setdefault(label, h)
-    axes[0].legend(handles.values(), handles.keys(), loc="lower right", fontsize="small", ncol=4,
-                   framealpha=0.9)
     axes[1].set_xlabel("time from the start of the third-last step (ms)")
     fig.suptitle(title)
-    return _done(fig)
+    return _done(fig, legend_below=axes)
