@@ -220,7 +220,7 @@ def plot_decision_boundary(ax, predict, X: np.ndarray, y: np.ndarray, steps: int
     ax.scatter(X[~positive, 0], X[~positive, 1], s=14, c="#c0392b", label="class -1")
     ax.set_xlabel("$x_1$")
     ax.set_ylabel("$x_2$")
-    ax.legend(loc="upper right", fontsize=FONT_SIZE - 1)
+    ax.legend(loc="best", fontsize=FONT_SIZE - 1)  # where it covers the fewest points
     if title:
         ax.set_title(title)
 
@@ -228,7 +228,10 @@ def plot_decision_boundary(ax, predict, X: np.ndarray, y: np.ndarray, steps: int
 def decision_boundary_figure(predict, X: np.ndarray, y: np.ndarray, steps: int = 60,
                              title: str = "") -> Figure:
     """`plot_decision_boundary` on a figure of its own, with the boundary drawn to scale."""
-    fig, ax = plt.subplots(figsize=(0.7 * FIGURE_WIDTH, 0.55 * FIGURE_WIDTH))
+    span = np.ptp(X, axis=0) + 1.0  # the plotted box: the data and a margin of 0.5 on each side
+    width = 0.75 * FIGURE_WIDTH
+    height = min(max((width - 1.0) * span[1] / span[0] + 1.1, 0.3 * FIGURE_WIDTH), FIGURE_WIDTH)
+    fig, ax = plt.subplots(figsize=(width, height))
     plt.close(fig)
     plot_decision_boundary(ax, predict, X, y, steps=steps, title=title)
     ax.set_aspect("equal")
@@ -278,7 +281,7 @@ def gradcheck_eps_figure(eps: np.ndarray, errors: np.ndarray, truncation: float,
     ax.set_ylim(errors.min() / 10, errors.max() * 10)
     ax.set_xlabel("step eps of the central difference (units of the input)")
     ax.set_ylabel("max absolute error of the gradient")
-    ax.legend(loc="lower left")
+    ax.legend(loc="upper center")  # above the bottom of the V, where the curve is lowest
     if title:
         ax.set_title(title)
     fig.tight_layout()

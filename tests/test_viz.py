@@ -166,7 +166,10 @@ def test_gradcheck_eps_figure_marks_the_smallest_error():
     best = [line for line in ax.lines if line.get_label() == "smallest measured error"][0]
     assert best.get_xdata()[0] == eps[np.argmin(errors)]
     renderer = rendered(fig)
-    no_overlap(renderer, ax.get_legend().get_window_extent(renderer), ax.xaxis.label.get_window_extent(renderer))
+    legend = ax.get_legend().get_window_extent(renderer)
+    no_overlap(renderer, legend, ax.xaxis.label.get_window_extent(renderer))
+    points = ax.transData.transform(np.c_[eps, errors])  # the measured curve stays clear of the legend
+    assert not any(legend.contains(px, py) for px, py in points)
 
 
 def test_decision_boundary_shades_by_the_sign_of_the_score():
@@ -175,6 +178,9 @@ def test_decision_boundary_shades_by_the_sign_of_the_score():
     fig = decision_boundary_figure(lambda p: p[:, 0], X, y, steps=21, title="x1 > 0")
     ax = fig.axes[0]
     assert isinstance(fig, Figure) and fig.get_size_inches()[0] <= FIGURE_WIDTH
+    renderer = rendered(fig)
+    legend = ax.get_legend().get_window_extent(renderer)
+    assert not any(legend.contains(px, py) for px, py in ax.transData.transform(X))  # no point hidden
     boundary = ax.collections[-3]  # the zero contour, before the two scatters
     xs = np.concatenate([p.vertices[:, 0] for p in boundary.get_paths()])
     assert np.allclose(xs, 0.0, atol=1e-9)  # the boundary of sign(x1) is the line x1 = 0
