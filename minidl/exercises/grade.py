@@ -224,8 +224,8 @@ def grade(submissions: Path, master: Path, out: Path, timeout: float = 300,
         for (student, lesson), future in zip(tasks, futures):
             scored, run = future.result()
             report.runs[(student.name, lesson)] = run
-            report.rows += [Row(student.name, lesson, s.exercise, p, s.max_points, f, s.kind == "hand", e)
-                            for s, p, f, e in scored]
+            report.rows += [Row(student.name, lesson, s.exercise, p, s.max_points, f, s.kind == "hand", e,
+                                s.grade_id) for s, p, f, e in scored]
     bar.done()
     write_csv(report.rows, Path(out))
     if summary is not None:

@@ -23,6 +23,7 @@ class Row:
     feedback: str
     by_hand: bool = False  # an open question (not a CSV column)
     expected: str = ""  # the expected value of a by-hand check, for the instructor only
+    grade_id: str = ""  # the check cell (or answer cell) the row belongs to (not a CSV column)
 
 
 def _num(x: float | None) -> str:
