@@ -129,3 +129,39 @@ def test_pingpong_fit_gives_positive_latency_and_bandwidth():
     fit = dist.fit_alpha_beta(n, t)
     assert fit.alpha >= 0 and fit.beta > 0 and np.all(t > 0)
     assert t[-1] > t[0]  # a megabyte takes longer than 8 bytes
+
+
+@pytest.mark.parametrize("P,what", [(2, "allreduce"), (3, "allreduce"), (3, "broadcast"), (2, "grown"),
+                                    (3, "grown")])
+def test_a_mismatch_after_calls_that_agreed_raises_on_every_rank_instead_of_hanging(P, what, tmp_path):
+    launch(JOBS / "later_mismatch_job.py", n=P, args=[tmp_path, what], timeout=60)
+    logs = [(tmp_path / f"rank{r}.txt").read_text().splitlines() for r in range(P)]
+    for log in logs:
+        assert len(log) == 3 and all(line.startswith(f"call {c}: ok") for c, line in enumerate(log[:2]))
+        assert log[2].startswith("call 2: ") and "ranks hold different parameters" in log[2]
+    if what == "grown":
+        assert "rank 0 has 5 parameters" not in logs[0][2]  # rank 0 is the reference: the others differ from it
+        assert "rank 1 has 4 parameters and parameter 4 is nothing, where rank 0 has 5 and shape (3,) float64" \
+            in logs[0][2]
+    else:
+        assert f"rank {P - 1} has 4 parameters and parameter 2 is shape (8, 5) float64, where rank 0 has 4 " \
+               "and shape (8, 3) float64" in logs[0][2]
+    assert len({log[2] for log in logs}) == 1  # every rank says the same thing
+    if what == "allreduce":  # the calls that agreed averaged (1 + ... + P) / P
+        assert logs[0][0] == f"call 0: ok {(P + 1) / 2}"
+
+
+def test_models_rebuilt_between_calls_get_the_right_averages_on_every_rank():
+    every = launch(JOBS / "rebuild_job.py", n=2, args=["rerun"], timeout=60).result
+    for out, reused in every:
+        assert out == ["right"] * 25
+        assert reused > 0  # the case that matters did happen: a model at the addresses of an old one
+
+
+@pytest.mark.parametrize("P", [2, 3])
+def test_a_gradient_of_the_wrong_shape_on_one_rank_raises_on_every_rank(P):
+    every = launch(JOBS / "rebuild_job.py", n=P, args=["badgrad"], timeout=60).result
+    messages = {out[1] for out, _ in every}
+    assert all(out[0] == "right" and len(out) == 2 for out, _ in every)
+    assert len(messages) == 1  # the same words on every rank
+    assert "rank 1: parameter 1 has shape (16,) but its gradient has shape (5,)" in messages.pop()

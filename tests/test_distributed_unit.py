@@ -8,6 +8,7 @@ from hypothesis import strategies as st
 
 import minidl.distributed as dist
 from minidl.distributed.collectives import chunk_bounds
+from minidl.distributed.data_parallel import _digest
 from minidl.nn import cross_entropy, mlp
 from minidl.tensor import Tensor
 
@@ -89,7 +90,7 @@ def test_domain_parallel_communication_adds_halos_to_the_batch_allreduce():
     batch = dist.t_comm_batch([layer.weight_bytes], 4, 1e-6, 1e-9)
     assert batch == pytest.approx(2 * (1e-6 * 2 + 1e-9 * 0.75 * 4 * 1728))
     domain = dist.t_comm_domain([layer], B=64, P=4, alpha=1e-6, beta=1e-9)
-    halo = 2e-6 + 1e-9 * 64 * 4 * (32 * 3 * 3 / 2 + 32 * 64 * 3 / 2)
+    halo = 2e-6 + 1e-9 * 64 * 4 * (32 * 3 * 1 + 32 * 64 * 1)  # floor(3 / 2) = 1 halo row each way
     assert domain == pytest.approx(batch + halo)
 
 
@@ -185,8 +186,15 @@ class FakeComm:
     def Get_rank(self):
         return 0
 
-    def allgather(self, sig):
-        return [sig] + [self.others if self.others is not None else sig] * (self.size - 1)
+    def allgather(self, mine):  # (signature, local error) from every rank
+        return [mine] + [(self.others, None) if self.others is not None else mine] * (self.size - 1)
+
+    def Allreduce(self, sendbuf, recvbuf, op):  # the signature check: min over the ranks
+        from mpi4py import MPI
+        assert sendbuf is MPI.IN_PLACE and op == MPI.MIN
+        if self.others is not None:
+            d = _digest(tuple((shape, np.dtype(dtype).str) for shape, dtype in self.others))
+            np.minimum(recvbuf, np.concatenate([d, [0], -d, [0]]), out=recvbuf)
 
     def Iallreduce(self, *args, **kwargs):
         class Never:
@@ -259,3 +267,53 @@ def test_the_command_uses_this_pythons_mpiexec_and_mpi4py_abort_on_error():
     assert Path(cmd[0]).parent == Path(sys.executable).parent
     assert flavor(cmd[0]) == "mpich"
     assert cmd[1:3] == ["-n", "3"] and cmd[-5:] == ["-m", "mpi4py", "job.py", "--x", "1"]
+
+
+# ---- the reduction buffers: reused, never confused -----------------------------------------
+
+
+class LoopbackComm(FakeComm):
+    """P ranks that all hold what this one holds: a sum over ranks is P times the local value."""
+
+    def Allreduce(self, sendbuf, recvbuf, op):
+        from mpi4py import MPI
+        assert sendbuf is MPI.IN_PLACE
+        if op == MPI.SUM:
+            recvbuf *= self.size
+
+
+def reduced(sizes, comm, seed=0):
+    """allreduce_gradients (average) over a fresh float32 MLP whose gradients are 1, 2, 3, ..."""
+    params = mlp(sizes, seed=seed).parameters()
+    for k, p in enumerate(params):
+        p.grad = np.full(p.data.shape, k + 1.0, dtype=p.data.dtype)
+    dist.allreduce_gradients(params, comm)
+    return params
+
+
+def test_a_new_larger_model_whose_parameters_get_the_old_ones_ids_gets_a_buffer_of_its_own(monkeypatch):
+    import minidl.distributed.data_parallel as dp
+    monkeypatch.setattr(dp, "id", lambda obj: 12345, raising=False)  # CPython reusing every address
+    comm = LoopbackComm(size=2)
+    reduced([3, 4, 2], comm)
+    for sizes in ([3, 9, 2], [5, 9, 9, 2], [2, 2]):  # re-running a notebook cell with other sizes
+        params = reduced(sizes, comm)
+        assert [float(p.grad.flat[0]) for p in params] == [k + 1.0 for k in range(len(params))]
+        assert all(p.grad.shape == p.data.shape for p in params)
+
+
+def test_gradients_of_two_live_models_of_one_shape_do_not_share_a_buffer():
+    comm = LoopbackComm(size=2)
+    a = reduced([3, 4, 2], comm)
+    b = reduced([3, 4, 2], comm)
+    assert not any(np.shares_memory(p.grad, q.grad) for p in a for q in b)
+    assert [float(p.grad.flat[0]) for p in a] == [1.0, 2.0, 3.0, 4.0]
+
+
+def test_a_parameter_whose_data_grew_in_place_gets_a_larger_buffer():
+    comm = LoopbackComm(size=2)
+    params = reduced([3, 4, 2], comm)
+    params[0].data = np.zeros((3, 40), dtype=np.float32)  # the same Tensor object, more numbers
+    params[0].grad = np.ones((3, 40), dtype=np.float32)
+    dist.allreduce_gradients(params, comm)
+    assert params[0].grad.shape == (3, 40) and float(params[0].grad.sum()) == 120.0

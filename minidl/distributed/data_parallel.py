@@ -14,6 +14,9 @@ steps of one process with batch P*b (up to the order of floating-point sums).
 """
 from __future__ import annotations
 
+import hashlib
+import math
+
 import numpy as np
 
 from minidl.data import batches, shard_indices
@@ -32,49 +35,111 @@ def _signature(params) -> list:
     return [(tuple(p.data.shape), str(p.data.dtype)) for p in params]
 
 
-_checked: dict = {}  # (id(comm), signature) -> True once every rank has agreed
+_digests: dict = {}  # shapes and dtypes -> their digest: hashed once per model, not once per call
+
+
+def _digest(key: tuple) -> np.ndarray:
+    """(number of parameters, total size, a 62-bit hash of the shapes and dtypes) as int64,
+    for key = ((shape, dtype.str), ...): equal on two ranks exactly when their keys are
+    (hashlib, not the salted, per-process hash())."""
+    d = _digests.get(key)
+    if d is None:
+        h = int.from_bytes(hashlib.blake2b(repr(key).encode(), digest_size=8).digest(), "little") >> 2
+        d = np.array([len(key), sum(math.prod(shape) for shape, _ in key), h], dtype=np.int64)
+        if len(_digests) >= 64:
+            _digests.clear()
+        _digests[key] = d
+    return d
+
+
+def _agree(params, comm, op: str, error: Exception | None = None) -> None:
+    """Returns on every rank, or raises the same ValueError on every rank.
+
+    One Allreduce(MIN) of 8 int64 (one latency) carries this rank's digest of its
+    parameters and whether it failed locally (`error`), and their negatives: the minimum
+    of -x is minus the maximum of x, so every rank learns both and sees whether all
+    ranks agree. Only then does an allgather fetch the details for the message.
+    """
+    from mpi4py import MPI
+    v = np.empty(8, dtype=np.int64)
+    v[:3] = _digest(tuple((p.data.shape, p.data.dtype.str) for p in params))
+    v[3] = error is not None
+    v[4:] = -v[:4]
+    comm.Allreduce(MPI.IN_PLACE, v, op=MPI.MIN)
+    if np.array_equal(v[:4], -v[4:]) and v[7] == 0:  # min == max everywhere, and nobody failed
+        return
+    every = comm.allgather((_signature(params), None if error is None else str(error)))
+    sigs = [sig for sig, _ in every]
+
+    def show(sig, k):
+        return f"shape {sig[k][0]} {sig[k][1]}" if k < len(sig) else "nothing"
+    parts = []
+    if any(sig != sigs[0] for sig in sigs):
+        lines = []
+        for rank, sig in enumerate(sigs):
+            if sig != sigs[0]:
+                k = next((i for i, (a, b) in enumerate(zip(sig, sigs[0])) if a != b), min(len(sig), len(sigs[0])))
+                lines.append(f"rank {rank} has {len(sig)} parameters and parameter {k} is {show(sig, k)}, "
+                             f"where rank 0 has {len(sigs[0])} and {show(sigs[0], k)}")
+        parts.append("the ranks hold different parameters: " + "; ".join(lines) +
+                     ". Build the same model on every rank (same sizes, same dtype)")
+    failed = [f"rank {rank}: {message}" for rank, (_, message) in enumerate(every) if message is not None]
+    if failed:
+        parts.append("; ".join(failed) + ". Nothing was reduced on any rank")
+    raise ValueError(f"{op}: " + "; ".join(parts) + ".") from error
 
 
 def check_same_parameters(params, comm=None, op: str = "allreduce_gradients") -> None:
     """Every rank must hold parameters of the same shapes and dtypes, in the same order.
 
-    One small allgather compares them; on a mismatch every rank raises the same
-    ValueError naming the ranks and the first parameter that differs, instead of
-    one rank waiting forever or the sums mixing unrelated numbers.
+    Checked on every call, so that a model changed between calls is caught too: one
+    tiny Allreduce of a digest (count, total size, hash of the shapes and dtypes) per
+    call. On a mismatch every rank raises the same ValueError naming the ranks and the
+    first parameter that differs, instead of one rank waiting forever or the sums
+    mixing unrelated numbers.
     """
     comm = _world(comm)
-    sig = _signature(params)
-    key = (id(comm), tuple(sig))
-    if _checked.get(key):
-        return
-    every = comm.allgather(sig)
-    if any(s != every[0] for s in every):
-        def show(sig, k):
-            return f"shape {sig[k][0]} {sig[k][1]}" if k < len(sig) else "nothing"
-        lines = []
-        for rank, s in enumerate(every):
-            if s != every[0]:
-                k = next((i for i, (a, b) in enumerate(zip(s, every[0])) if a != b), min(len(s), len(every[0])))
-                lines.append(f"rank {rank} has {len(s)} parameters and parameter {k} is {show(s, k)}, "
-                             f"where rank 0 has {len(every[0])} and {show(every[0], k)}")
-        raise ValueError(f"{op}: the ranks hold different parameters: " + "; ".join(lines) +
-                         ". Build the same model on every rank (same sizes, same dtype).")
-    _checked[key] = True
+    if comm.Get_size() > 1:
+        _agree(list(params), comm, op)
 
 
-_buffers: dict = {}  # (comm, parameter ids, dtype) -> the flat buffer those gradients share
-_MAX_BUFFERS = 8       # evicting is safe: gradients that view a buffer keep it alive
+_buffers: dict = {}  # (comm, parameter ids, dtype) -> (those parameters, the flat buffer they share)
+_MAX_BUFFERS = 4       # evicting is safe: gradients that view a buffer keep it alive
 
 
 def _buffer(comm, group: list, dtype) -> np.ndarray:
+    """The flat buffer for `group`'s gradients, reused from call to call. An entry holds its
+    parameters, so no other object can take their ids while it lives; the objects and the
+    size are checked anyway (a parameter's data may have been replaced by a larger array)."""
     key = (id(comm), tuple(id(p) for p in group), dtype)
-    buf = _buffers.pop(key, None)
-    if buf is None:
-        buf = np.empty(sum(p.data.size for p in group), dtype=dtype)
-    _buffers[key] = buf  # most recently used last
+    size = sum(p.data.size for p in group)
+    entry = _buffers.pop(key, None)
+    if entry is None or entry[1].size != size or any(a is not b for a, b in zip(entry[0], group)):
+        entry = (list(group), np.empty(size, dtype=dtype))
+    _buffers[key] = entry  # most recently used last
     while len(_buffers) > _MAX_BUFFERS:
         _buffers.pop(next(iter(_buffers)))
-    return buf
+    return entry[1]
+
+
+def _pack(params: list, group: list, buf: np.ndarray, scale) -> None:
+    """Copies the group's gradients into buf (times scale, unless None); zeros for None."""
+    offset = 0
+    for p in group:
+        n = p.data.size
+        part = buf[offset:offset + n]
+        g = p.grad
+        if g is None:
+            part.fill(0)
+        elif np.shape(g) != p.data.shape:
+            k = next(i for i, q in enumerate(params) if q is p)
+            raise ValueError(f"parameter {k} has shape {p.data.shape} but its gradient has shape "
+                             f"{np.shape(g)}")
+        elif scale is None:
+            part[:] = g.reshape(-1)
+        else:
+            np.multiply(g.reshape(-1), scale, out=part)
+        offset += n
 
 
 def allreduce_gradients(params, comm=None, average: bool = True) -> None:
@@ -87,11 +152,14 @@ def allreduce_gradients(params, comm=None, average: bool = True) -> None:
     copied back; the next call reuses the buffer, so copy a gradient to keep it.
     A parameter with no gradient on this rank (unused in its forward) counts as zeros.
     On one rank nothing is packed or sent.
+
+    Every call first checks, with one tiny Allreduce, that all ranks hold the same
+    shapes and dtypes and that none failed to pack its gradients; otherwise every
+    rank raises the same ValueError, and none waits forever in the big Allreduce.
     """
     from mpi4py import MPI
     comm = _world(comm)
     params = list(params)
-    check_same_parameters(params, comm)
     P = comm.Get_size()
     if P == 1:  # the sum over one rank is its own gradient: nothing to pack or send
         for p in params:
@@ -102,19 +170,16 @@ def allreduce_gradients(params, comm=None, average: bool = True) -> None:
     groups: dict = {}
     for p in params:
         groups.setdefault(p.data.dtype, []).append(p)
-    for dtype, group in groups.items():
-        buf = _buffer(comm, group, dtype)
-        offset = 0
-        for p in group:  # pack, and average on the way: sum(g / P) = mean(g)
-            n = p.data.size
-            part = buf[offset:offset + n]
-            if p.grad is None:
-                part.fill(0)
-            elif scale is None:
-                part[:] = p.grad.reshape(-1)
-            else:
-                np.multiply(p.grad.reshape(-1), scale, out=part)
-            offset += n
+    packed, error = [], None
+    try:  # pack, and average on the way: sum(g / P) = mean(g)
+        for dtype, group in groups.items():
+            buf = _buffer(comm, group, dtype)
+            _pack(params, group, buf, scale)
+            packed.append((group, buf))
+    except Exception as exc:  # noqa: BLE001, told to every rank by _agree, which raises it
+        error = exc
+    _agree(params, comm, "allreduce_gradients", error)
+    for group, buf in packed:
         comm.Allreduce(MPI.IN_PLACE, buf, op=MPI.SUM)
         offset = 0
         for p in group:  # unpack: views, no copy
