@@ -168,3 +168,12 @@ def test_the_two_graders_run_in_reasonable_time(graded):
         ours = graded["scores"]["minidl"][(student, stem)]
         print(f"{stem:28s} {student:10s} nbgrader {sum(cells_.values()):g}  minidl {sum(ours.values()):g}")
     assert graded["seconds"] < 900
+
+
+def test_master_runs_without_an_error_in_nbgraders_autograded_folder(graded):
+    # autograded/<student>/<assignment>/ has no ../figures: a lesson must run from any folder
+    for stem in graded["masters"]:
+        nb = cells.read_notebook(graded["course"] / "autograded" / "master" / stem / f"{stem}.ipynb")
+        errors = [(i, o.get("ename"), str(o.get("evalue"))[:120]) for i, c in enumerate(nb["cells"])
+                  for o in c.get("outputs", []) if o.get("output_type") == "error"]
+        assert not errors, f"{stem}: {errors}"
