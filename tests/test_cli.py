@@ -32,10 +32,11 @@ def test_start_writes_the_student_version_of_every_lesson(tmp_path, capsys):
     assert main(["start", str(tmp_path / "course"), "--no-lab"]) == 0
     written = sorted((tmp_path / "course").glob("*.ipynb"))
     assert [p.name for p in written] == [m.name for m in MASTERS]
-    for nb in written:
+    for nb, master in zip(written, MASTERS):
         text = nb.read_text(encoding="utf-8")
         assert "BEGIN SOLUTION" not in text and "BEGIN HIDDEN TESTS" not in text
-        assert '"editable": false' in text  # check cells locked as nbgrader locks them
+        if '"grade": true' in master.read_text(encoding="utf-8"):
+            assert '"editable": false' in text  # check cells locked as nbgrader locks them
     out = capsys.readouterr().out
     assert f"{len(MASTERS)} lesson(s) written, 0 kept" in out and str(ROOT / "lessons") in out
 
