@@ -250,7 +250,7 @@ def average_parameters(params, comm=None) -> None:
 
 
 def _train(op, model, opt, x, y, global_batch, epochs, seed, comm, loss_fn, eval_data, eval_every,
-           setup, steps, check: dict):
+           setup, steps, check: dict, finish=None):
     """The loop both trainers share: the batches of `train_data_parallel`, a local step, then
     `after_step(params, step)`, which `setup()` makes once every rank has agreed on the settings."""
     from minidl.distributed.data_parallel import broadcast_parameters
@@ -280,7 +280,7 @@ def _train(op, model, opt, x, y, global_batch, epochs, seed, comm, loss_fn, eval
     for epoch in range(epochs):
         for xb, yb in batches(x, y, global_batch, seed=seed, epoch=epoch, drop_last=True):
             if steps is not None and step == steps:
-                return losses, evals
+                break
             xb, yb = local_batch(xb, yb, rank, P)
             loss = loss_fn(model(Tensor(xb, dtype=params[0].dtype)), yb)
             opt.zero_grad()
@@ -291,14 +291,20 @@ def _train(op, model, opt, x, y, global_batch, epochs, seed, comm, loss_fn, eval
             losses.append(comm.allreduce(loss.item()) / P)  # for the record only
             if eval_every and step % eval_every == 0:
                 evaluate()
+    if finish is not None:
+        finish(params, step)
+    if eval_data is not None:  # the loss where training stopped (after `finish`)
+        if evals[-1][0] == step:
+            evals.pop()
+        evaluate()
     return losses, evals
 
 
 def train_local_sgd(model, opt, x, y, global_batch: int, H: int, epochs: int = 1, seed: int = 0,
                     comm=None, steps: int | None = None, loss_fn=cross_entropy, eval_data=None,
                     eval_every: int | None = None):
-    """Local SGD: `train_data_parallel`'s batches, each rank steps alone, and every H steps the
-    ranks average their parameters (`average_parameters`). With H = 1 and plain SGD this is
+    """Local SGD: `train_data_parallel`'s batches, each rank steps alone, and every H steps (and
+    once more at the end) the ranks average their parameters (`average_parameters`). With H = 1 and plain SGD this is
     data parallelism: mean(w - lr g_r) = w - lr mean(g_r) (to rounding; with momentum too).
 
     Returns (the global mean batch loss of every step, [(step, mean eval loss over ranks)]).
@@ -312,8 +318,12 @@ def train_local_sgd(model, opt, x, y, global_batch: int, H: int, epochs: int = 1
                 average_parameters(params, comm)
         return after_step
 
+    def finish(params, step):  # every rank ends with the same, averaged model
+        if step % H:
+            average_parameters(params, comm)
+
     return _train("train_local_sgd", model, opt, x, y, global_batch, epochs, seed, comm, loss_fn,
-                  eval_data, eval_every, setup, steps, {"H": H})
+                  eval_data, eval_every, setup, steps, {"H": H}, finish)
 
 
 def train_gossip(model, opt, x, y, global_batch: int, topology: str = "ring", epochs: int = 1,

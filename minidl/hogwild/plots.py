@@ -58,17 +58,19 @@ def sparsity_figure(sparsity: Sequence[float], lost_per_million: Sequence[float]
 
 
 def spread_figure(spreads: Mapping[str, Sequence[float]], rates: Mapping[str, float], title: str = "") -> Figure:
-    """Spread around the mean against steps (log scale), each with its predicted rate^t as a dashed line."""
+    """Spread around the mean against steps (log scale, dots), each with its predicted rate^t as a line."""
     fig, ax = _new(1, 3.6)
+    lowest = 1.0
     for color, (label, s) in zip(SERIES, spreads.items()):
-        s = np.asarray(s, dtype=float)
+        s = np.asarray(s, dtype=float) / s[0]
         t = np.arange(len(s))
-        ax.semilogy(t, np.maximum(s / s[0], 1e-17), "o-", ms=3, color=color, label=label)
+        ax.semilogy(t, np.maximum(s, 1e-17), "o", ms=3, color=color, label=label)
         if label in rates and rates[label] > 0:
-            ax.semilogy(t, rates[label] ** t, "--", color=color, lw=1)
-    ax.set(xlabel="gossip step", ylabel="spread / spread at step 0", ylim=(1e-17, 2))
+            ax.semilogy(t, rates[label] ** t, "-", color=color, lw=1, alpha=0.7)
+        lowest = min(lowest, s[s > 0].min())
+    ax.set(xlabel="gossip step", ylabel="spread / spread at step 0", ylim=(lowest / 10, 2))
     ax.legend(frameon=False, fontsize=8, loc="lower left", ncol=2)
-    return _finish(fig, title or "dashed: the rate the mixing matrix predicts")
+    return _finish(fig, title or "dots: measured; lines: the rate the mixing matrix predicts")
 
 
 def loss_curves_figure(curves: Mapping[str, tuple], title: str = "", xlabel: str = "step") -> Figure:
@@ -85,12 +87,14 @@ def local_sgd_figure(H: Sequence[int], final_loss: Sequence[float], rounds: Sequ
                      title: str = "") -> Figure:
     """Final loss against H (log scale), the number of averaging rounds on a second axis."""
     fig, ax = _new(1, 3.4)
-    ax.semilogx(H, final_loss, "o-", color=COLORS["allreduce"], base=2, label="final loss")
+    ax.set_xscale("log", base=2)
+    ax.plot(H, final_loss, "o-", color=COLORS["allreduce"], label="final loss")
     ax.set(xlabel="H (local steps between averages)", ylabel="final training loss")
-    ax.set_xticks(list(H), [str(h) for h in H])
     ax2 = ax.twinx()
-    ax2.semilogx(H, rounds, "s--", color="0.5", base=2, label="averaging rounds")
+    ax2.plot(H, rounds, "s--", color="0.5", label="averaging rounds")
     ax2.set_ylabel("allreduce rounds")
+    ax.set_xticks(list(H), [str(h) for h in H])
+    ax.minorticks_off()
     ax.legend(handles=ax.get_lines() + ax2.get_lines(), frameon=False, loc="upper center")
     return _finish(fig, title)
 
