@@ -165,3 +165,20 @@ def test_a_gradient_of_the_wrong_shape_on_one_rank_raises_on_every_rank(P):
     assert all(out[0] == "right" and len(out) == 2 for out, _ in every)
     assert len(messages) == 1  # the same words on every rank
     assert "rank 1: parameter 1 has shape (16,) but its gradient has shape (5,)" in messages.pop()
+
+
+@pytest.mark.parametrize("mode,passes", [("single", 1), ("no_sync", 3)])
+def test_overlapped_allreduce_averages_the_gradient_of_every_backward_pass(mode, passes):
+    every = launch(JOBS / "accumulate_job.py", n=2, args=[mode], timeout=60).result
+    for result in every:
+        assert "error" not in result, result["error"]
+        w, v = result["grads"]
+        assert w == [passes * 1.5] * 6 and v == [passes * 1.5] * 3  # ranks' sums: passes * 1 and passes * 2
+        assert result["mlp_diff"] <= 1e-15  # two micro-batches under no_sync = their summed gradients
+
+
+def test_a_second_backward_before_wait_raises_on_every_rank_instead_of_losing_the_first():
+    every = launch(JOBS / "accumulate_job.py", n=2, args=["double"], timeout=60).result
+    for result in every:
+        assert "grads" not in result
+        assert "second backward" in result["error"] and "no_sync()" in result["error"]

@@ -317,3 +317,45 @@ def test_a_parameter_whose_data_grew_in_place_gets_a_larger_buffer():
     params[0].grad = np.ones((3, 40), dtype=np.float32)
     dist.allreduce_gradients(params, comm)
     assert params[0].grad.shape == (3, 40) and float(params[0].grad.sum()) == 120.0
+
+
+# ---- accumulating over several backward passes with the overlapped reducer ----------------
+
+
+class CountingComm(FakeComm):
+    def __init__(self):
+        super().__init__()
+        self.started = 0
+
+    def Iallreduce(self, *args, **kwargs):
+        self.started += 1
+        return super().Iallreduce(*args, **kwargs)
+
+
+def test_no_sync_sends_nothing_and_the_next_backward_sends_the_sums():
+    model = mlp([3, 4, 2], dtype=np.float64)
+    comm = CountingComm()
+    reducer = dist.OverlappedAllreduce(model.parameters(), comm, bucket_bytes=1, timeout=0.1)
+    x = Tensor(np.ones((2, 3)))
+    with reducer.no_sync():
+        cross_entropy(model(x), [0, 1]).backward()
+        cross_entropy(model(x), [0, 1]).backward()
+    assert comm.started == 0
+    once = [p.grad.copy() for p in model.parameters()]
+    cross_entropy(model(x), [0, 1]).backward()
+    assert comm.started == 4  # one bucket per parameter
+    packed = np.concatenate([b.buffer for b in reducer.buckets])
+    expected = np.concatenate([1.5 * g.reshape(-1) for g in reversed(once)])  # three passes, not two
+    np.testing.assert_allclose(packed, expected, rtol=1e-12)
+
+
+def test_a_second_backward_before_wait_raises_and_no_sync_too_late_raises():
+    model = mlp([3, 4, 2], dtype=np.float64)
+    reducer = dist.OverlappedAllreduce(model.parameters(), FakeComm(), timeout=0.1)
+    x = Tensor(np.ones((2, 3)))
+    cross_entropy(model(x), [0, 1]).backward()
+    with pytest.raises(RuntimeError, match=r"rank 0: a second backward\(\) before wait\(\).*no_sync"):
+        cross_entropy(model(x), [0, 1]).backward()
+    with pytest.raises(RuntimeError, match="enter no_sync"):
+        with reducer.no_sync():
+            pass

@@ -12,9 +12,16 @@ is final. The loop changes in one line:
 
 Buckets start in the same order on every rank (MPI requires collectives to be
 issued in one order), and `wait()` polls with a timeout rather than blocking forever.
+
+Accumulating gradients over several backward passes (micro-batches) works as in
+PyTorch: run all passes but the last inside `with reducer.no_sync():`, where the
+hooks send nothing and `.grad` sums locally; the last pass sends the sums. A second
+backward pass that is not under `no_sync()` before `wait()` raises, since its
+buckets would already have been sent with the first pass's gradients.
 """
 from __future__ import annotations
 
+import contextlib
 import time
 
 import numpy as np
@@ -78,10 +85,32 @@ class OverlappedAllreduce:
         self.rank, self.P = self.comm.Get_rank(), self.comm.Get_size()
         self._bucket_of = {id(p): b for b in self.buckets for p in b.params}
         self._next = 0  # buckets start in index order on every rank
+        self._sync = True  # False inside no_sync(): backward only accumulates
         self._removers = [p.register_hook(self._on_grad) for p in self.params]
 
+    @contextlib.contextmanager
+    def no_sync(self):
+        """Backward passes inside add into `.grad` and send nothing; the first backward
+        after the block (or `wait()`) sends the sums. As PyTorch's `DistributedDataParallel.no_sync`."""
+        if self._next or any(b.ready for b in self.buckets):
+            raise RuntimeError(f"OverlappedAllreduce.no_sync: rank {self.rank}: a backward pass of this "
+                               "step already started sending; enter no_sync() before the first pass")
+        self._sync = False
+        try:
+            yield self
+        finally:
+            self._sync = True
+
     def _on_grad(self, p) -> None:
+        if not self._sync:
+            return
         bucket = self._bucket_of[id(p)]
+        if id(p) in bucket.ready:
+            raise RuntimeError(
+                f"OverlappedAllreduce: rank {self.rank}: a second backward() before wait(); the "
+                f"first one's gradients are already being sent (bucket {bucket.index}), so this "
+                "pass's would be lost. To accumulate over several passes, run all but the last "
+                "inside `with reducer.no_sync():`; otherwise call wait() after every backward()")
         bucket.ready.add(id(p))
         while self._next < len(self.buckets) and \
                 len(self.buckets[self._next].ready) == len(self.buckets[self._next].params):
