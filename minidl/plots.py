@@ -100,8 +100,10 @@ def memory_vs_batch(batches: Sequence[int], fixed: Mapping[str, float], activati
     ax_log.loglog(batches, acts, "o-", ms=4, color=MEMORY_COLORS["activations"])
     if kept is not None:
         ax_log.loglog(batches, np.asarray(kept, dtype=float) / MiB, "--",
-                      color=MEMORY_COLORS["activations"], alpha=0.6, label="all arrays the graph keeps")
+                      color=MEMORY_COLORS["activations"], alpha=0.6, label="all the graph keeps beyond the weights")
     ax_log.axhline(weights, color=MEMORY_COLORS["weights"])
+    ax_log.text(batches[0], weights * 1.3, "weights = gradients = velocity", fontsize=8,
+                color=MEMORY_COLORS["weights"])
     if crossover is not None:
         ax_log.axvline(crossover, color="0.4", ls=":", label=f"crossover: batch {crossover}")
     ticks = [int(b) for b in batches if np.log2(b) % 2 == 0]
@@ -115,7 +117,7 @@ def memory_vs_batch(batches: Sequence[int], fixed: Mapping[str, float], activati
                frameon=False)
     if title:
         fig.suptitle(title, fontsize=10)
-    fig.tight_layout(rect=(0, 0.12, 1, 1))
+    fig.tight_layout(rect=(0, 0.1, 1, 1))
     return fig
 
 
@@ -169,12 +171,12 @@ def learning_curves(runs: Mapping[str, tuple[Sequence[float], Sequence[float]]],
     ax_loss.set_xlabel(f"SGD step (batches of {batch_size};\n{steps_per_epoch} steps = 1 epoch)")
     ax_loss.set_ylabel("training loss (nats, log scale)")
     ax_loss.set_title(f"loss per step (faint), mean of {window}", fontsize=10)
+    ax_loss.legend(loc="upper right", fontsize=8)
     n_epochs = max(len(acc) for _, acc in runs.values()) - 1
     ax_acc.set_xticks(range(1, n_epochs + 1))
     ax_acc.set_xlabel("epoch")
     ax_acc.set_ylabel("test accuracy (fraction)")
     ax_acc.set_title("test accuracy after each epoch", fontsize=10)
-    ax_acc.legend(loc="lower right", fontsize=8)
     if title:
         fig.suptitle(title, fontsize=10)
     fig.tight_layout()
@@ -196,6 +198,8 @@ def gradient_noise(batch_sizes: Sequence[int], noise: Sequence[float], tr_sigma:
     ax.axhline(signal, color="#1f5fbf", lw=1.2, label=r"signal $\|g\|^2$")
     ax.axvline(b_noise, color="#1f5fbf", ls=":", lw=1.2,
                label=rf"$B_{{noise}} = \mathrm{{tr}}\,\Sigma / \|g\|^2 \approx {b_noise:.0f}$")
+    ax.set_xticks(batch_sizes, [f"{b:g}" for b in batch_sizes])
+    ax.minorticks_off()
     ax.set_xlabel("batch size B (images, log scale)")
     ax.set_ylabel(r"$\|g_B - g\|^2$ (log scale)")
     ax.legend(fontsize=8, loc="lower left")

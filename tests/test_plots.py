@@ -43,7 +43,7 @@ def test_memory_vs_batch_stacks_the_fixed_arrays_under_the_activations():
     top = max(p.get_y() + p.get_height() for p in bars)
     assert top == pytest.approx((3 * 4e6 + acts[-1]) / 2**20)
     labels = [t.get_text() for t in fig.legends[0].get_texts()]
-    assert "crossover: batch 16" in labels and "all arrays the graph keeps" in labels
+    assert "crossover: batch 16" in labels and "all the graph keeps beyond the weights" in labels
     with pytest.raises(ValueError, match="memory_vs_batch"):
         plots.memory_vs_batch(batches, fixed, acts[:-1])
 
@@ -67,6 +67,7 @@ def test_learning_curves_draw_one_accuracy_line_per_run():
     ax_acc = fig.axes[1]
     assert [line.get_label() for line in ax_acc.lines] == list(runs)
     assert list(ax_acc.lines[0].get_xdata()) == [1, 2, 3]
+    assert [t.get_text() for t in fig.axes[0].get_legend().get_texts()] == list(runs)
     with pytest.raises(ValueError, match="learning_curves"):
         plots.learning_curves({str(k): ([1.0], [0.1, 0.2]) for k in range(9)}, 1, 1)
 
@@ -78,6 +79,7 @@ def test_gradient_noise_marks_where_noise_meets_signal():
     ax = fig.axes[0]
     vertical = [line for line in ax.lines if line.get_linestyle() == ":"]
     assert vertical and vertical[0].get_xdata()[0] == pytest.approx(100.0)
+    assert list(ax.get_xticks()) == [1, 4, 16, 64]
     with pytest.raises(ValueError, match="gradient_noise"):
         plots.gradient_noise(B, [1.0], 1.0, 1.0)
 
