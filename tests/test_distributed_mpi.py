@@ -123,12 +123,14 @@ def test_mismatched_shapes_raise_a_clear_error_on_every_rank(P, what, tmp_path):
 
 def test_pingpong_fit_gives_positive_latency_and_bandwidth():
     code = ("import minidl.distributed as d\nfrom mpi4py import MPI\n"
-            "n, t = d.measure_pingpong(sizes=(8, 1024, 65536, 1048576), repeats=5)\n"
+            "n, t = d.measure_pingpong(sizes=(8, 1024, 65536, 8388608), repeats=9)\n"
             "if MPI.COMM_WORLD.rank == 0:\n    d.report((n, t))\n")
     n, t = launch(code=code, n=2, timeout=60).result
     fit = dist.fit_alpha_beta(n, t)
     assert fit.alpha >= 0 and fit.beta > 0 and np.all(t > 0)
-    assert t[-1] > t[0]  # a megabyte takes longer than 8 bytes
+    # 8 MB take milliseconds to copy, 8 bytes microseconds: the median of 9 rounds, sizes
+    # interleaved, keeps that order unless most rounds of the small message alone are held up
+    assert t[-1] > t[0]
 
 
 @pytest.mark.parametrize("P,what", [(2, "allreduce"), (3, "allreduce"), (3, "broadcast"), (2, "grown"),
