@@ -210,22 +210,18 @@ class Tensor:
 
     def __mul__(self, other):
         a, b = self._binary(other, "*")
-        def backward(g):  # mul swaps its inputs; each gradient only if needed
-            return (unbroadcast(g * b.data, a.shape) if a.requires_grad else None,
-                    unbroadcast(g * a.data, b.shape) if b.requires_grad else None)
-        saved = (b.data,) * a.requires_grad + (a.data,) * b.requires_grad
-        return Tensor._make(a.data * b.data, (a, b), "*", backward, saved)
+        return Tensor._make(a.data * b.data, (a, b), "*",  # mul swaps its inputs
+                            lambda g: (unbroadcast(g * b.data, a.shape), unbroadcast(g * a.data, b.shape)),
+                            (a.data, b.data))
 
     def __truediv__(self, other):
         a, b = self._binary(other, "/")
         if np.any(b.data == 0):
             raise ZeroDivisionError(f"Tensor /: the denominator of shape {b.shape} holds "
                                     f"{int(np.sum(b.data == 0))} zero(s); add a small epsilon")
-        def backward(g):  # d/da = 1/b, d/db = -a/b^2
-            return (unbroadcast(g / b.data, a.shape) if a.requires_grad else None,
-                    unbroadcast(-g * a.data / (b.data * b.data), b.shape) if b.requires_grad else None)
-        saved = (b.data,) + (a.data,) * b.requires_grad
-        return Tensor._make(a.data / b.data, (a, b), "/", backward, saved)
+        return Tensor._make(a.data / b.data, (a, b), "/", lambda g: (
+            unbroadcast(g / b.data, a.shape), unbroadcast(-g * a.data / (b.data * b.data), b.shape)),
+            (a.data, b.data))
 
     def __pow__(self, n):
         if not isinstance(n, Real) or isinstance(n, bool):
