@@ -1,13 +1,14 @@
-"""The course under nbgrader, with nbgrader's default settings, beside `minidl teach grade`.
+"""The course under nbgrader beside `minidl teach grade`.
 
 A course is built in a temporary folder as `nbgrader quickstart` builds one (a config file with
-a course id, `source/<assignment>/<lesson>.ipynb`), then `nbgrader generate_assignment` and
-`nbgrader autograde` run as an instructor runs them. Three students hand in lessons 01 and 05:
-the master's solutions typed into nbgrader's release, the release untouched, and the first
-exercise of each lesson solved. Both graders must agree: 0 for the untouched notebook, full
-marks for the master, and the same points per check cell for the partial one (every check cell
-of the partial submission passes or fails as a whole, so nbgrader's all-or-nothing per cell and
-minidl's points per check give the same numbers).
+a course id, plus the README's per-cell timeout; `source/<assignment>/<lesson>.ipynb`), then
+`nbgrader generate_assignment` and `nbgrader autograde` run as an instructor runs them, with
+nbgrader's default settings otherwise. Three students hand in lessons 01 and 05: the master's
+solutions typed into nbgrader's release, the release untouched, and the first exercise of each
+lesson solved. Both graders must agree: 0 for the untouched notebook, full marks for the master,
+and the same points per check cell for the partial one (every check cell of the partial
+submission passes or fails as a whole, so nbgrader's all-or-nothing per cell and minidl's points
+per check give the same numbers).
 
 Skipped when nbgrader is not installed (it is in the `dev` extra).
 """
@@ -79,7 +80,10 @@ def graded(tmp_path_factory):
     course = tmp_path_factory.mktemp("nbgrader") / "course"
     (course / ".jupyter").mkdir(parents=True)
     (course / "nbgrader_config.py").write_text(  # what `nbgrader quickstart` writes, without the example
-        'c = get_config()\nc.CourseDirectory.course_id = "minidl"\n', encoding="utf-8")
+        'c = get_config()\nc.CourseDirectory.course_id = "minidl"\n'
+        # the README's advice for a busy grading machine: nbgrader stops a cell after 30 s by default,
+        # and lesson 05's longest cell (about 5 s alone) went past 30 s here beside other jobs
+        'c.Execute.timeout = 300\n', encoding="utf-8")
     masters = {}
     for lesson in LESSONS:
         (course / "source" / lesson.stem).mkdir(parents=True)
