@@ -229,6 +229,7 @@ def _numbers_in(text):
     (-0.0122, -0.122, "it is about 10 times too small"),
     (-0.00122, -0.122, "it is about 100 times too small"),
     (-0.3, -0.122, "it has the right sign and order of magnitude, but is not right"),
+    (-0.12, -0.122, "it has the right sign and order of magnitude, but is not right"),  # 1.6% off
     (-0.1220001, -0.122, "it is close (within 1%) but not within the check's tolerance"),
     (0.0, -0.122, "it is not right"),
     (0.3, 0.0, "it is not right"),

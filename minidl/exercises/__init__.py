@@ -254,7 +254,7 @@ def _why(g: float, e: float, tol: float) -> str:
         return "has the wrong sign"
     if e == 0 or g == 0:  # saying "should be zero" would hand out the answer
         return "is not right"
-    if abs(g - e) <= 0.01 * max(1.0, abs(e)):
+    if abs(g - e) <= 0.01 * abs(e):  # relative, whatever the tolerance's scale
         return (f"is close (within 1%) but not within the check's tolerance (tol = {tol:g}): "
                 "keep more digits or compute it exactly")
     k = math.log10(abs(g) / abs(e))
