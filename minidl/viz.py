@@ -138,7 +138,8 @@ def draw_graph(root: Value, title: str = "", show_grad: bool = True, digits: int
     """Draws the graph that computed `root`, inputs on the left, the output on the right.
 
     Each node is a box with its name and operation (bold), its value (red) and, with
-    `show_grad`, its gradient d(output)/d(node) (blue), `digits` significant digits each.
+    `show_grad`, its gradient d(output)/d(node) (blue), `digits` significant digits each;
+    leaves (inputs, weights, constants) are shaded.
     Arrows run from each input's box to the box it feeds and end on the box's edge; a gate
     with several inputs has one entry point per input, so `x * x` shows two arrows. The
     figure is `width` inches wide (the course's width); columns share it, and the font is

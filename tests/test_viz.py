@@ -130,6 +130,12 @@ def test_a_repeated_input_gets_two_arrows():
     assert len(arrows) == 2 and len(tips) == 2
 
 
+def test_a_single_value_without_gradients_draws_name_and_value_only():
+    fig = draw_graph(Value(2.5, label="w"), show_grad=False)
+    assert [t.get_text() for t in fig.axes[0].texts] == ["w", "2.5"]
+    assert [t.get_text() for t in fig.legends[0].texts] == ["value of the node"]
+
+
 def test_graphs_too_wide_or_too_large_for_the_page_are_refused():
     model = MLP(2, [3, 1], act="sigmoid")
     J = 0.5 * (model([1.0, -2.0]) - 1.0) ** 2
