@@ -9,6 +9,7 @@ FIGURE_WIDTH inches wide so that their text stays readable in a notebook.
 """
 from __future__ import annotations
 
+import math
 import os
 from pathlib import Path
 
@@ -162,7 +163,9 @@ def draw_graph(root: Value, title: str = "", show_grad: bool = True, digits: int
     pitch = width / ncols                    # inches per column
     box_w = min(0.75 * pitch, 1.6)
     widest = max(_text_width(t, 10.0, bold) for ls in lines.values() for t, _, bold in ls) / 10.0
-    font = min(FONT_SIZE + 1.0, (box_w - 0.12) / widest)   # inches per point of font size
+    # widest: inches per point of font size; quarter points, so that a font's tiny changes in
+    # glyph widths between matplotlib versions rarely change the figure's size
+    font = min(FONT_SIZE + 1.0, math.floor(4 * (box_w - 0.12) / widest) / 4)
     if font < MIN_GRAPH_FONT:
         raise ValueError(f"draw_graph: {len(pos)} nodes in {ncols} columns need a {font:.1f}-point font "
                          f"to fit {width:g} inches; draw a smaller piece of the graph, shorten the "
@@ -172,7 +175,7 @@ def draw_graph(root: Value, title: str = "", show_grad: bool = True, digits: int
     row_pitch = box_h + 0.3
     top = 0.35 + 0.22 * (title.count("\n") + 1 if title else 0)  # inches above the boxes
     bottom = 0.4                                                    # the legend
-    height = nrows * row_pitch + top + bottom
+    height = round(nrows * row_pitch + top + bottom, 1)
     fig = plt.figure(figsize=(width, height))
     plt.close(fig)  # returned, not shown twice
     ax = fig.add_axes((0.0, bottom / height, 1.0, nrows * row_pitch / height))
