@@ -27,6 +27,8 @@ __all__ = ["key_layout_figure", "shard_load_figure", "throughput_figure", "range
 
 W = FIGURE_WIDTH
 SERIES = ["#4c72b0", "#dd8452", "#8172b3", "#937860", "#17becf"]  # colours for what is not a policy
+# the parameter server's spans, in colours that no consistency model uses (they keep red, blue, green)
+SPANS = {**SPAN_COLORS, "compute": "#9ecae1", "wait": "#d0d0d0", "pull": "#fdae6b", "push": "#8172b3"}
 
 
 def _new(nrows: int = 1, ncols: int = 1, height: float = 3.6, **kw):
@@ -44,7 +46,7 @@ def _finish(fig: Figure, title: str, bottom: float = 0.0) -> Figure:
 
 
 def _span_legend(ax_or_fig, kinds=("compute", "wait", "pull", "push"), **kw) -> None:
-    ax_or_fig.legend(handles=[Patch(color=SPAN_COLORS[k], label=k) for k in kinds], ncol=len(kinds),
+    ax_or_fig.legend(handles=[Patch(color=SPANS[k], label=k) for k in kinds], ncol=len(kinds),
                      frameon=False, **kw)
 
 
@@ -158,7 +160,8 @@ def range_push_pull_figure(runs: Mapping, labels: Mapping, target: float, bytes_
 def policy_rule_figure(policies: Sequence, clocks: int = 9, title: str = "") -> Figure:
     """For each policy, which (slowest clock m, reader's clock c) pairs may read: c - m <= s."""
     fig, axes = _new(1, len(policies), height=3.6, sharey=True)
-    cmap = ListedColormap([policy_color("BSP"), policy_color("ASP"), "#e6e6e6"])  # blocked, allowed, impossible
+    blocked, allowed, impossible = "#fdae6b", "#9ecae1", "#f2f2f2"  # not the policies' own colours
+    cmap = ListedColormap([blocked, allowed, impossible])
     for ax, policy in zip(np.atleast_1d(axes), policies):
         state = np.array([[2 if m > c else int(policy.may_read(c, m)) for m in range(clocks)]
                           for c in range(clocks)])
@@ -169,11 +172,10 @@ def policy_rule_figure(policies: Sequence, clocks: int = 9, title: str = "") -> 
         ax.set_title(f"{policy!r}: {int((state == 1).sum())} of {clocks * (clocks + 1) // 2} may read",
                      fontsize=9)
     np.atleast_1d(axes)[0].set_ylabel("reader's clock c")
-    fig.legend(handles=[Patch(color=policy_color("ASP"), label="may read: c - m <= s"),
-                        Patch(color=policy_color("BSP"), label="blocked"),
-                        Patch(color="#e6e6e6", label="impossible: m > c")],
+    fig.legend(handles=[Patch(color=allowed, label="may read: c - m <= s"), Patch(color=blocked, label="blocked"),
+                        Patch(color=impossible, ec="0.7", label="impossible: m > c")],
                loc="lower center", ncol=3, frameon=False)
-    return _finish(fig, title, 0.08)
+    return _finish(fig, title, 0.1)
 
 
 def timelines_figure(runs: Mapping, window: float, unit: str = "ms", scale: float = 1e3,
@@ -186,7 +188,7 @@ def timelines_figure(runs: Mapping, window: float, unit: str = "ms", scale: floa
                  if s.start < window]
         waited = sum(s.duration for s in spans if s.kind == "wait") / (r.n_workers * scale * window)
         pushes = sum(1 for s in spans if s.kind == "push" and s.end < scale * window)
-        plot_timeline(ax, spans, unit=unit if ax is axes[-1, 0] else None, legend_loc=None,
+        plot_timeline(ax, spans, unit=unit if ax is axes[-1, 0] else None, legend_loc=None, colors=SPANS,
                       title=f"{name}: {pushes} pushes, {100 * waited:.0f}% of the time waiting")
         ax.title.set_color(policy_color(name) if name[:3] in ("BSP", "SSP", "ASP") else "black")
         ax.set_xlim(0, scale * window)
