@@ -187,7 +187,7 @@ def timelines_figure(runs: Mapping, window: float, unit: str = "ms", scale: floa
         spans = [Span(s.lane, s.kind, scale * s.start, scale * min(s.end, window)) for s in r.timeline.spans
                  if s.start < window]
         waited = sum(s.duration for s in spans if s.kind == "wait") / (r.n_workers * scale * window)
-        pushes = sum(1 for s in spans if s.kind == "push" and s.end < scale * window)
+        pushes = sum(1 for s in spans if s.kind == "push" and s.end <= scale * window)
         plot_timeline(ax, spans, unit=unit if ax is axes[-1, 0] else None, legend_loc=None, colors=SPANS,
                       title=f"{name}: {pushes} pushes, {100 * waited:.0f}% of the time waiting")
         ax.title.set_color(policy_color(name) if name[:3] in ("BSP", "SSP", "ASP") else "black")
