@@ -40,8 +40,8 @@ _digests: dict = {}  # shapes and dtypes -> their digest: hashed once per model,
 
 def _digest(key: tuple) -> np.ndarray:
     """(number of parameters, total size, a 62-bit hash of the shapes and dtypes) as int64,
-    for key = ((shape, dtype.str), ...): equal on two ranks exactly when their keys are
-    (hashlib, not the salted, per-process hash())."""
+    for key = ((shape, dtype.str), ...): equal on two ranks when their keys are (hashlib,
+    not the per-process salted hash()); two different keys collide with chance 2**-62."""
     d = _digests.get(key)
     if d is None:
         h = int.from_bytes(hashlib.blake2b(repr(key).encode(), digest_size=8).digest(), "little") >> 2

@@ -233,7 +233,7 @@ class ParameterServer:
         if self.window is not None:
             with self.clocks.cond:
                 self.window.check(worker, clock, "push")
-        if not np.isfinite(g).all():  # checked whole before any shard applies a part: all or nothing
+        if not _all_finite(g):  # checked whole before any shard applies a part: all or nothing
             raise _non_finite(worker, keys, request, self.layout, g)
         return max(shard.apply(worker, local, g[pos], self.rule) for shard, local, pos in pieces)
 
@@ -295,6 +295,11 @@ class ParameterServer:
         """
         from minidl.ps.checkpoint import load
         load(self, path)
+
+
+def _all_finite(g: np.ndarray) -> bool:
+    """No NaN and no inf in g."""
+    return bool(np.isfinite(g).all())
 
 
 def _non_finite(worker: int, keys: Keys, request, layout: KeyLayout, g: np.ndarray) -> ValueError:
