@@ -37,7 +37,7 @@ STARTUP_GRACE = 90  # seconds the parent allows for starting and stopping the ke
 NBCLIENT_MISSING = ("grading runs notebooks with nbclient, which is not installed: "
                     "pip install nbclient ipykernel (or pip install -e \".[dev]\")")
 _PRE = ("import sys as _s{n}\n"
-        "for _k{n} in [k for k in _s{n}.modules if k == 'minidl.exercises' or k.startswith('minidl.exercises.')]:\n"
+        "for _k{n} in [k for k in list(_s{n}.modules) if (k + '.').startswith('minidl.exercises.')]:\n"
         "    del _s{n}.modules[_k{n}]\n"
         "import minidl.exercises as _m{n}\n"
         "from minidl.exercises import assert_passed, check, check_value\n"
