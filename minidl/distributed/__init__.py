@@ -43,6 +43,8 @@ from minidl.distributed.data_parallel import (
 from minidl.distributed.launcher import LaunchError, Run, find_mpiexec, launch, report
 from minidl.distributed.overlap import OverlappedAllreduce, make_buckets, simulate_overlap
 
+from . import compress  # noqa: F401  (sparsified gradients, momentum correction, sparse allreduce)
+
 __all__ = ["launch", "report", "Run", "LaunchError", "find_mpiexec",
            "allreduce_gradients", "broadcast_parameters", "check_same_parameters", "local_batch",
            "train_data_parallel", "ring_allreduce", "recursive_doubling_allreduce", "naive_allreduce",
