@@ -294,3 +294,63 @@ def cross_entropy(logits: Tensor, targets) -> Tensor:
 
     return Tensor._make(np.asarray(loss, dtype=z.dtype), (logits,), "cross_entropy", backward,
                         (logp, rows, y))  # kept by backward beyond the graph's nodes
+
+
+# ---- batch normalization ---------------------------------------------------------------
+
+
+class BatchNorm1d(Module):
+    """y = gamma * (x - mean) / sqrt(var + eps) + beta, per feature: (batch, features) -> same.
+
+    In training mode mean and var are the batch's own (var divided by n, as in the
+    forward pass of PyTorch), and the running statistics move towards them:
+    running = (1 - momentum) * running + momentum * batch statistic, the variance
+    unbiased (divided by n - 1). In evaluation mode (`eval()`) the running statistics
+    are used instead, so one example's output no longer depends on the others.
+    In data parallelism each worker normalizes with the statistics of its own n
+    examples, not of the global batch of kn (lesson 13).
+    """
+
+    def __init__(self, features: int, eps: float = 1e-5, momentum: float = 0.1, dtype=np.float32):
+        if features < 1:
+            raise ValueError(f"BatchNorm1d: features = {features}; it must be at least 1")
+        if not 0.0 <= momentum <= 1.0 or eps <= 0:
+            raise ValueError(f"BatchNorm1d: momentum {momentum} must be in [0, 1] and eps {eps} > 0")
+        self.gamma = Tensor(np.ones(features), requires_grad=True, dtype=dtype)
+        self.beta = Tensor(np.zeros(features), requires_grad=True, dtype=dtype)
+        self.running_mean = np.zeros(features, dtype=dtype)  # buffers, not parameters
+        self.running_var = np.ones(features, dtype=dtype)
+        self.eps, self.momentum = eps, momentum
+
+    def __call__(self, x: Tensor) -> Tensor:
+        n_features = self.gamma.shape[0]
+        if x.ndim != 2 or x.shape[1] != n_features:
+            raise ValueError(f"BatchNorm1d: input has shape {x.shape}; expected (batch, {n_features})")
+        if self.training:
+            n = x.shape[0]
+            if n < 2:
+                raise ValueError(f"BatchNorm1d: a batch of {n} example in training mode has no variance "
+                                 "to normalize by; use batches of at least 2, or call eval() first")
+            mean, var = x.data.mean(axis=0), x.data.var(axis=0)
+            m = self.momentum
+            self.running_mean[...] = (1 - m) * self.running_mean + m * mean
+            self.running_var[...] = (1 - m) * self.running_var + m * var * n / (n - 1)
+        else:
+            mean, var = self.running_mean, self.running_var
+        inv_std = 1.0 / np.sqrt(var + self.eps)
+        x_hat = (x.data - mean) * inv_std
+        gamma, training = self.gamma.data, self.training
+
+        def backward(g):  # through x_hat, and in training also through the batch's mean and var
+            g_hat = g * gamma
+            if training:
+                g_x = inv_std * (g_hat - g_hat.mean(axis=0) - x_hat * (g_hat * x_hat).mean(axis=0))
+            else:
+                g_x = g_hat * inv_std
+            return g_x, (g * x_hat).sum(axis=0), g.sum(axis=0)
+
+        out = (x_hat * gamma + self.beta.data).astype(x.dtype, copy=False)
+        return Tensor._make(out, (x, self.gamma, self.beta), "batchnorm", backward, (x_hat, inv_std))
+
+    def __repr__(self):
+        return f"BatchNorm1d({self.gamma.shape[0]})"

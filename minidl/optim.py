@@ -150,3 +150,66 @@ def set_lr(optimizer: Optimizer, schedule, step: int) -> float:
         raise ValueError(f"set_lr: the schedule gave lr = {lr} at step {step}; it must be positive")
     optimizer.lr = lr
     return lr
+
+
+class LARS(Optimizer):
+    """Layer-wise Adaptive Rate Scaling (You, Gitman and Ginsburg 2017, Algorithm 1).
+
+    Each layer l (each parameter tensor) gets its own local rate, the trust ratio
+
+        lambda_l = eta * ||w_l|| / (||g_l|| + weight_decay * ||w_l||),
+
+    and the update with momentum is the paper's
+
+        v_l = momentum * v_l + lr * lambda_l * (g_l + weight_decay * w_l);   w_l = w_l - v_l.
+
+    The step of layer l is then about lr * eta * ||w_l|| long whatever the size of its
+    gradient, which is what lets a large batch take a large global rate `lr`. Biases and
+    other 1-D parameters are excluded (as in the paper's code and common practice): they
+    take the plain momentum step with lambda = 1 and no weight decay. A layer whose
+    weights or gradient are all zero also takes lambda = 1, so that zero weights can move.
+
+    Args:
+        lr: the global rate (the paper's gamma_t; a schedule may change it, see `set_lr`).
+        momentum: m in [0, 1).
+        weight_decay: beta >= 0.
+        trust_coefficient: eta > 0, 0.001 in the paper.
+        exclude_biases: False applies the trust ratio to every parameter.
+    """
+
+    def __init__(self, params: Iterable, lr: float, momentum: float = 0.9, weight_decay: float = 0.0,
+                 trust_coefficient: float = 0.001, exclude_biases: bool = True):
+        super().__init__(params, lr)
+        if not 0.0 <= momentum < 1.0:
+            raise ValueError(f"LARS: momentum {momentum} must be in [0, 1)")
+        _check_non_negative("LARS", weight_decay=weight_decay)
+        if not math.isfinite(trust_coefficient) or trust_coefficient <= 0:
+            raise ValueError(f"LARS: trust_coefficient {trust_coefficient} must be positive and finite "
+                             "(the paper uses 0.001)")
+        self.momentum, self.weight_decay = momentum, weight_decay
+        self.eta, self.exclude_biases = trust_coefficient, exclude_biases
+        self.vel = [np.zeros_like(p.data) for p in self.params]  # the paper's v, per layer
+        self.trust = [1.0] * len(self.params)  # the last lambda of each layer, to look at
+
+    def excluded(self, p) -> bool:
+        """True for the parameters that take the plain momentum step (biases: 1-D or scalars)."""
+        return self.exclude_biases and np.ndim(p.data) <= 1
+
+    def trust_ratio(self, w: np.ndarray, grad: np.ndarray) -> float:
+        """eta ||w|| / (||g|| + weight_decay ||w||); 1 when either norm is zero."""
+        w_norm, g_norm = float(np.linalg.norm(w)), float(np.linalg.norm(grad))
+        if w_norm == 0.0 or g_norm == 0.0:
+            return 1.0
+        return self.eta * w_norm / (g_norm + self.weight_decay * w_norm)
+
+    def step(self) -> None:
+        for i, p, grad in self._grads():
+            if self.excluded(p):
+                local, wd = 1.0, 0.0
+            else:
+                local, wd = self.trust_ratio(p.data, grad), self.weight_decay
+            self.trust[i] = local
+            vel = self.vel[i]
+            vel *= self.momentum
+            vel += (self.lr * local) * (grad + wd * p.data if wd else grad)
+            p.data -= vel
