@@ -155,3 +155,16 @@ def test_bad_input_gets_the_same_clear_error_on_every_rank(case, expected, tmp_p
     launch(JOB, n=3, args=["bad", tmp_path, case], timeout=60)
     messages = [(tmp_path / f"rank{r}.txt").read_text() for r in range(3)]
     assert len(set(messages)) == 1 and messages[0].startswith(expected), messages[0]
+
+
+def test_every_drawing_returns_a_figure():
+    from matplotlib.figure import Figure
+
+    from minidl.distributed import compress_plots as cp
+    run = {"evals": [(0, 2.3, 0.1), (10, 1.0, 0.7)], "sent_bytes": [100, 100]}
+    runs = {("dense", None): run, ("naive", 0.9): run, ("corrected", 0.9): run}
+    d = np.logspace(-3, 0, 5)
+    figs = [cp.one_entry_figure({"dense": np.arange(5.0), "naive": np.zeros(5)}, "t"),
+            cp.training_figure(runs, [0.9], "t"), cp.accuracy_bytes_figure(runs, "t"),
+            cp.cost_figure(d, {2: d, 8: 2 * d}, {2: 0.5, 8: 0.7}, "t")]
+    assert all(isinstance(f, Figure) and f.get_size_inches()[0] <= 8 for f in figs)
