@@ -168,3 +168,10 @@ def test_every_drawing_returns_a_figure():
             cp.training_figure(runs, [0.9], "t"), cp.accuracy_bytes_figure(runs, "t"),
             cp.cost_figure(d, {2: d, 8: 2 * d}, {2: 0.5, 8: 0.7}, "t")]
     assert all(isinstance(f, Figure) and f.get_size_inches()[0] <= 8 for f in figs)
+
+
+def test_benchmark_prints_one_row_per_run(capsys):
+    from minidl.bench import compression
+    assert compression.main(["--epochs", "1", "--timeout", "300"]) == 0
+    out = capsys.readouterr().out
+    assert "corrected, 99.9 %" in out and "665.2" in out and "ring allreduce (dense)" in out
