@@ -188,6 +188,7 @@ def test_the_large_batch_recipes_are_the_librarys_rules():
 def test_largest_kept_batch_stops_at_the_first_drop_beyond_one_point():
     assert lb.largest_kept([32, 64, 128, 256], [0.95, 0.945, 0.93, 0.95], 0.95) == 64
     assert lb.largest_kept([32, 64], [0.90, 0.95], 0.95) == 0
+    assert lb.largest_kept([32, 128], [0.951, 0.941], 0.951) == 128   # exactly one point: kept
 
 
 def test_the_sweep_trains_and_a_huge_fixed_rate_scores_chance(monkeypatch):

@@ -113,7 +113,7 @@ def largest_kept(batches, accuracies: np.ndarray, reference: float, points: floa
     of `reference` (the batches taken in increasing order; 0 if the first already fails)."""
     kept = 0
     for b, a in zip(batches, accuracies):
-        if a < reference - points / 100:
+        if a < reference - points / 100 - 1e-9:  # exactly one point below still counts as kept
             break
         kept = b
     return kept
