@@ -44,6 +44,7 @@ from minidl.distributed.launcher import LaunchError, Run, find_mpiexec, launch, 
 from minidl.distributed.overlap import OverlappedAllreduce, make_buckets, simulate_overlap
 
 from . import compress  # noqa: F401  (sparsified gradients, momentum correction, sparse allreduce)
+from . import model_parallel as model_parallel  # noqa: F401  (layer splits, pipelines, the data x model grid)
 
 __all__ = ["launch", "report", "Run", "LaunchError", "find_mpiexec",
            "allreduce_gradients", "broadcast_parameters", "check_same_parameters", "local_batch",
