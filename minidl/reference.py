@@ -62,5 +62,7 @@ MNIST_MLP_PARAMETERS: int = mlp_parameter_count()  # 932,362
 
 def mnist_gradient_bytes(itemsize: int = 4) -> int:
     """Bytes of the MNIST model's gradient: 3,729,448 in float32 (itemsize 4), twice that in
-    float64. The course trains in float32 (lesson 05) and says so wherever it uses float64."""
+    float64.
+    Lessons say which width they use: lesson 04 counts float32 bytes, lessons 05 and 07
+    train in float64 so that every printed digit is the same under any BLAS kernel."""
     return MNIST_MLP_PARAMETERS * itemsize

@@ -258,8 +258,10 @@ def _why(g: float, e: float, tol: float) -> str:
         return (f"is close (within 1%) but not within the check's tolerance (tol = {tol:g}): "
                 "keep more digits or compute it exactly")
     k = math.log10(abs(g) / abs(e))
-    if round(abs(k)) >= 1:  # a factor of at least sqrt(10): the order of magnitude, rounded
-        return f"is about {10 ** round(abs(k)):g} times too {'large' if k > 0 else 'small'}"
+    r = round(abs(k))
+    if r >= 1:  # a factor of at least sqrt(10): only its order of magnitude, as a range
+        lo, hi = (f"{10 ** (r - 0.5):.2g}", f"{10 ** (r + 0.5):.2g}")
+        return f"is too {'large' if k > 0 else 'small'} by a factor between {float(lo):g} and {float(hi):g}"
     return "has the right sign and order of magnitude, but is not right"
 
 
