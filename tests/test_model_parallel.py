@@ -137,3 +137,14 @@ def test_bad_input_gets_the_same_clear_error_on_every_rank(case, P, expected, tm
     launch(JOB, n=P, args=["bad", tmp_path, case], timeout=60)
     messages = [(tmp_path / f"rank{r}.txt").read_text() for r in range(P)]
     assert len(set(messages)) == 1 and messages[0].startswith(expected), messages[0]
+
+
+def test_every_drawing_returns_a_figure():
+    from matplotlib.figure import Figure
+
+    from minidl.distributed import model_parallel_plots as mpp
+    tl = {s: mp.simulate_pipeline(2, 3, s) for s in mp.SCHEDULES}
+    figs = [mpp.schedules_figure(tl, "t"), mpp.lines_figure([1, 2, 4], {"data": [1, 2, 3], "pair": [3, 2, 1]},
+                                                             "P", "bytes", "t"),
+            mpp.graph_partition_figure(mlp([4, 6, 6, 3], dtype=np.float64), np.ones((2, 4)), 2, "t")]
+    assert all(isinstance(f, Figure) and f.get_size_inches()[0] <= 8 for f in figs)
