@@ -148,3 +148,13 @@ def test_every_drawing_returns_a_figure():
                                                              "P", "bytes", "t"),
             mpp.graph_partition_figure(mlp([4, 6, 6, 3], dtype=np.float64), np.ones((2, 4)), 2, "t")]
     assert all(isinstance(f, Figure) and f.get_size_inches()[0] <= 8 for f in figs)
+
+
+def test_benchmark_prints_one_row_per_split_with_the_planned_bytes(capsys):
+    from minidl.bench import model_parallel as bench
+    assert bench.main(["--ranks", "2", "--steps", "2", "--batch", "64", "--timeout", "300"]) == 0
+    out = capsys.readouterr().out
+    rows = [line.split() for line in out.splitlines() if line.startswith(" 2 ")]
+    assert [r[1] for r in rows] == ["data", "column", "row", "pair", "pipeline"]
+    for r in rows:
+        assert r[3] == r[4]  # measured bytes per step equal the plan (main also asserts it)

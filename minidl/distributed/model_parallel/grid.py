@@ -38,6 +38,7 @@ class Replica:
 
     def __init__(self, model: Sequential):
         self.model = model
+        self.traffic = Traffic()  # one process sends nothing; data parallelism counts in train()
 
     def parameters(self):
         return self.model.parameters()
