@@ -28,6 +28,7 @@ import math
 import numpy as np
 
 from minidl.data import batches
+from minidl.distributed.agree import agree_settings
 from minidl.distributed.data_parallel import broadcast_parameters, local_batch
 from minidl.nn import cross_entropy
 from minidl.tensor import Tensor, no_grad
@@ -230,17 +231,6 @@ class ByteCounter:
         return sum(self.dense) / max(1, sum(self.sent))
 
 
-def _agree_settings(comm, op: str, **fields) -> None:
-    every = comm.allgather(fields)
-    bad = [(r, f) for r, f in enumerate(every) if f != every[0]]
-    if bad:
-        r, f = bad[0]
-        diff = ", ".join(f"{k} = {f[k]!r} on rank {r} but {every[0][k]!r} on rank 0"
-                         for k in fields if f[k] != every[0][k])
-        raise ValueError(f"{op}: the ranks disagree: {diff}. Every rank must use the same model "
-                         f"and settings.")
-
-
 class CompressedSGD:
     """SGD with momentum whose gradients travel compressed: `opt.step()` after `backward()`.
 
@@ -260,7 +250,7 @@ class CompressedSGD:
         self.lr = lr
         self.n = sum(p.data.size for p in self.params)
         sig = [(tuple(p.data.shape), str(p.data.dtype)) for p in self.params]
-        _agree_settings(self.comm, "CompressedSGD", parameters=sig, lr=lr, momentum=momentum, mode=mode,
+        agree_settings(self.comm, "CompressedSGD", parameters=sig, lr=lr, momentum=momentum, mode=mode,
                         fraction=fraction, threshold=threshold)
         if mode != "dense":  # the ranks agree, so each raises the same error
             _check_rule("CompressedSGD", fraction, threshold)

@@ -25,6 +25,7 @@ import math
 import numpy as np
 
 from minidl.data import batches
+from minidl.distributed.agree import agree_settings
 from minidl.distributed.data_parallel import local_batch
 from minidl.nn import cross_entropy
 from minidl.tensor import Tensor
@@ -168,19 +169,6 @@ def gossip_time(n: float, P: int, alpha: float, beta: float, topology: str = "ri
 # ---- over MPI --------------------------------------------------------------------------
 
 
-def _agree(comm, op: str, **fields) -> list[dict]:
-    """Allgathers `fields` from every rank; raises the same ValueError on every rank when they differ."""
-    every = comm.allgather(fields)
-    bad = [(r, f) for r, f in enumerate(every) if f != every[0]]
-    if bad:
-        r, f = bad[0]
-        diff = ", ".join(f"{k} = {f[k]!r} on rank {r} but {every[0][k]!r} on rank 0"
-                         for k in fields if f[k] != every[0][k])
-        raise ValueError(f"{op}: the ranks disagree: {diff}. Every rank must call {op} with the same "
-                         f"shapes and settings.")
-    return every
-
-
 class Gossip:
     """One gossip step over MPI for arrays of one shape and dtype: `x = g.mix(x)`.
 
@@ -193,7 +181,7 @@ class Gossip:
         self.comm = _world(comm)
         self.shape, self.dtype = tuple(shape), np.dtype(dtype)
         self.topology = topology
-        _agree(self.comm, "Gossip", shape=self.shape, dtype=str(self.dtype), topology=topology, seed=seed)
+        agree_settings(self.comm, "Gossip", shape=self.shape, dtype=str(self.dtype), topology=topology, seed=seed)
         _topology(topology, "Gossip")
         self.P, self.rank = self.comm.Get_size(), self.comm.Get_rank()
         self.rng = np.random.default_rng(seed)  # the same draws on every rank
@@ -257,7 +245,7 @@ def _train(op, model, opt, x, y, global_batch, epochs, seed, comm, loss_fn, eval
     P, rank = comm.Get_size(), comm.Get_rank()
     params = model.parameters()
     sig = [(tuple(p.data.shape), str(p.data.dtype)) for p in params]
-    _agree(comm, op, parameters=sig, global_batch=global_batch, steps=steps, **check)
+    agree_settings(comm, op, parameters=sig, global_batch=global_batch, steps=steps, **check)
     for name, value in check.items():
         if name == "H" and not (isinstance(value, (int, np.integer)) and value >= 1):
             raise ValueError(f"{op}: H = {value!r}; average every H >= 1 local steps (H = 1 is data parallelism)")

@@ -12,8 +12,9 @@ from __future__ import annotations
 import numpy as np
 
 from minidl.data import batches
+from minidl.distributed.agree import agree_settings
 from minidl.distributed.data_parallel import local_batch
-from minidl.distributed.model_parallel.tensor_split import Traffic, _world, agree
+from minidl.distributed.model_parallel.tensor_split import Traffic, _world
 from minidl.nn import Linear, Sequential, cross_entropy
 from minidl.optim import SGD
 
@@ -23,7 +24,7 @@ def grid_comms(comm=None, data: int = 1, model: int | None = None):
     comm = _world(comm)
     P = comm.Get_size()
     model = P // data if model is None else model
-    agree(comm, "grid_comms", data=data, model=model)
+    agree_settings(comm, "grid_comms", data=data, model=model)
     if data < 1 or model < 1 or data * model != P:
         raise ValueError(f"grid_comms: a grid of {data} data x {model} model ranks needs {data * model} "
                          f"ranks, but the communicator has {P}; choose data x model = {P}")

@@ -22,7 +22,8 @@ import time
 
 import numpy as np
 
-from minidl.distributed.model_parallel.tensor_split import Traffic, _world, agree
+from minidl.distributed.agree import agree_settings
+from minidl.distributed.model_parallel.tensor_split import Traffic, _world
 from minidl.nn import Linear, Sequential
 from minidl.tensor import Tensor
 from minidl.timeline import Span, Timeline
@@ -115,7 +116,7 @@ class Pipeline:
         S, s = self.comm.Get_size(), self.comm.Get_rank()
         linear = [k for k, mod in enumerate(model.layers) if isinstance(mod, Linear)]
         shapes = [tuple(model.layers[k].W.shape) for k in linear]
-        agree(self.comm, "Pipeline", layers=shapes, micro_batches=micro_batches, schedule=schedule)
+        agree_settings(self.comm, "Pipeline", layers=shapes, micro_batches=micro_batches, schedule=schedule)
         if schedule not in SCHEDULES:
             raise ValueError(f"Pipeline: schedule {schedule!r}; use one of {SCHEDULES}")
         if not isinstance(micro_batches, (int, np.integer)) or micro_batches < 1:

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from minidl.distributed.agree import agree_settings
 from minidl.nn import Linear, Module, Sequential
 from minidl.tensor import Tensor
 
@@ -55,17 +56,6 @@ class Traffic:
 
     def reset(self) -> None:
         self.bytes, self.messages = {}, {}
-
-
-def agree(comm, op: str, **fields) -> None:
-    """One allgather of `fields`; the same ValueError on every rank when the ranks disagree."""
-    every = comm.allgather(fields)
-    for r, f in enumerate(every):
-        if f != every[0]:
-            diff = ", ".join(f"{k} = {f[k]!r} on rank {r} but {every[0][k]!r} on rank 0"
-                             for k in fields if f[k] != every[0][k])
-            raise ValueError(f"{op}: the ranks disagree: {diff}. Every rank must build the same "
-                             f"model with the same settings.")
 
 
 def _allreduce(comm, a: np.ndarray, traffic: Traffic | None) -> np.ndarray:
@@ -176,7 +166,7 @@ class TensorParallel(Module):
         self.split = split
         self.traffic = traffic if traffic is not None else Traffic()
         shapes = [tuple(m.W.shape) for m in model.layers if isinstance(m, Linear)]
-        agree(self.comm, "TensorParallel", split=split, layers=shapes)
+        agree_settings(self.comm, "TensorParallel", split=split, layers=shapes)
         if split not in SPLITS:
             raise ValueError(f"TensorParallel: split {split!r}; use one of {SPLITS}")
         layers, i, n = [], 0, len(shapes)
