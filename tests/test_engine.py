@@ -169,3 +169,108 @@ def test_bad_input_error_names_op_and_operand(make, error, words):
         make()
     for w in words:
         assert w in str(info.value)
+
+
+@pytest.mark.parametrize("a, b", [(3.0, -2.0), (-3.0, -2.0), (-3.0, 2.0), (0.5, 4.0)])
+def test_division_has_both_partials_for_every_sign_of_the_denominator(a, b):
+    """d(a/b)/da = 1/b and d(a/b)/db = -a/b^2, also when b < 0 (b^2 is not b |b|)."""
+    out, (da, db) = grads(lambda x, y: x / y, a, b)
+    assert out == a / b
+    assert da == pytest.approx(1.0 / b, rel=1e-15)
+    assert db == pytest.approx(-a / (b * b), rel=1e-15)
+
+
+def test_zero_over_zero_is_refused_with_both_operands_in_the_message():
+    with pytest.raises(ZeroDivisionError, match=r"Value /: division by zero \(0 / 0\)"):
+        Value(0.0) / Value(0.0)
+
+
+def test_backward_on_a_leaf_output_adds_one_each_call():
+    x = Value(2.0)
+    x.backward()
+    x.backward()
+    assert x.grad == 2.0
+
+
+def test_subtraction_and_negation_have_the_right_values_and_partials_for_two_variables():
+    out, (dx, dy) = grads(lambda x, y: x - y, 5.0, 2.0)
+    assert (out, dx, dy) == (3.0, 1.0, -1.0)
+    out, (dx,) = grads(lambda x: -x, 2.0)
+    assert (out, dx) == (-2.0, -1.0)
+    out, (dx, dy) = grads(lambda x, y: 1.0 - x * y, 2.0, 3.0)
+    assert (out, dx, dy) == (-5.0, -3.0, -2.0)
+
+
+def test_reflected_operators_give_the_values_of_the_plain_ones():
+    x = Value(4.0)
+    assert (2.0 + x).data == 6.0 and (2.0 * x).data == 8.0 and (2.0 - x).data == -2.0
+    assert (2.0 / x).data == 0.5 and (2.0 ** x).data == 16.0
+
+
+@pytest.mark.parametrize("a, n, value, derivative", [
+    (3.0, 2.0, 9.0, 6.0),
+    (-2.0, 3.0, -8.0, 12.0),
+    (4.0, 0.5, 2.0, 0.25),
+    (0.0, 2.0, 0.0, 0.0),
+    (0.0, 1.0, 0.0, 1.0),
+    (0.0, 0.0, 1.0, 0.0),
+    (0.0, 0.5, 0.0, math.inf),
+])
+def test_power_with_a_number_exponent_at_every_kind_of_base(a, n, value, derivative):
+    out, (da,) = grads(lambda x: x ** n, a)
+    assert out == value
+    assert da == pytest.approx(derivative, rel=1e-15)
+
+
+@pytest.mark.parametrize("a, b, da, db", [
+    (0.0, 2.0, 0.0, 0.0),
+    (0.0, 1.0, 1.0, 0.0),
+    (0.0, 0.0, 0.0, 0.0),
+    (0.0, 0.5, math.inf, 0.0),
+    (2.0, 3.0, 12.0, 8.0 * math.log(2.0)),
+])
+def test_power_with_a_value_exponent_at_a_zero_and_a_positive_base(a, b, da, db):
+    _, (ga, gb) = grads(lambda x, y: x ** y, a, b)
+    assert ga == pytest.approx(da, rel=1e-15) and gb == pytest.approx(db, rel=1e-15)
+
+
+@pytest.mark.parametrize("a", [-40.0, -1.0, 0.0, 2.0, 40.0])
+def test_sigmoid_value_and_derivative_on_both_branches(a):
+    s = 1.0 / (1.0 + math.exp(-a))
+    out, (da,) = grads(lambda x: x.sigmoid(), a)
+    assert out == pytest.approx(s, rel=1e-14)
+    assert da == pytest.approx(s * (1.0 - s), rel=1e-12)
+
+
+@pytest.mark.parametrize("a", [-3.0, -0.5, 0.5, 3.0])
+def test_relu_passes_positive_inputs_and_blocks_negative_ones(a):
+    out, (da,) = grads(lambda x: x.relu(), a)
+    assert (out, da) == ((a, 1.0) if a > 0 else (0.0, 0.0))
+
+
+def test_max_returns_the_larger_value_whichever_side_it_is_on():
+    assert Value(3.0).max(1.0).data == 3.0
+    assert Value(-3.0).max(1.0).data == 1.0
+    assert Value(1.0).max(Value(1.0)).data == 1.0
+
+
+def test_zero_to_a_negative_value_exponent_is_refused():
+    with pytest.raises(ZeroDivisionError, match=r"Value \*\*: 0 \*\* -2 divides by zero"):
+        Value(0.0) ** Value(-2.0)
+
+
+def test_exp_and_log_values_and_the_exp_overflow_limit():
+    assert Value(709.0).exp().data == math.exp(709.0)
+    assert Value(2.0).log().data == math.log(2.0)
+    assert Value(1e-300).log().data == pytest.approx(math.log(1e-300))
+
+
+def test_repr_without_a_label_and_with_a_gradient():
+    v = Value(1.0 / 3.0)
+    v.grad = -2.0
+    assert repr(v) == "Value(data=0.333333, grad=-2)"
+
+
+def test_constructor_keeps_an_integer_as_float_and_the_label():
+    v = Value(3, label="w")
+    assert type(v.data) is float and v.data == 3.0 and v.label == "w" and v.grad == 0.0

@@ -126,3 +126,106 @@ def test_a_parameter_passed_twice_is_refused():
     w = Tensor(np.ones(2), requires_grad=True)
     with pytest.raises(ValueError, match="SGD: parameter 1 is parameter 0 again"):
         SGD([w, w], lr=0.1)
+
+
+def test_momentum_keeps_one_velocity_per_parameter():
+    """Two parameters with different gradients: each one's velocity follows its own gradients only."""
+    a = Tensor(np.array([1.0, -2.0]), requires_grad=True)
+    b = Tensor(np.array([3.0]), requires_grad=True)
+    opt = SGD([a, b], lr=0.1, momentum=0.9)
+    ref = {"a": [np.array([1.0, -2.0]), np.zeros(2)], "b": [np.array([3.0]), np.zeros(1)]}
+    for _ in range(4):
+        a.grad, b.grad = 2.0 * a.data, -0.5 * b.data ** 3
+        ga, gb = 2.0 * ref["a"][0], -0.5 * ref["b"][0] ** 3
+        opt.step()
+        for key, g in (("a", ga), ("b", gb)):
+            w, vel = ref[key]
+            vel = 0.9 * vel - 0.1 * g
+            ref[key] = [w + vel, vel]
+    np.testing.assert_allclose(a.data, ref["a"][0], rtol=1e-12)
+    np.testing.assert_allclose(b.data, ref["b"][0], rtol=1e-12)
+
+
+def test_sgd_weight_decay_pulls_weights_toward_zero():
+    """grad + wd * w: with a zero gradient, w shrinks by the factor (1 - lr * wd) each step."""
+    w = Tensor(np.array([2.0, -4.0]), requires_grad=True)
+    opt = SGD([w], lr=0.1, weight_decay=0.5)
+    w.grad = np.zeros(2)
+    opt.step()
+    np.testing.assert_allclose(w.data, [2.0 * 0.95, -4.0 * 0.95], rtol=1e-12)
+
+
+def test_sgd_skips_a_parameter_without_gradient_and_steps_the_others():
+    a = Tensor(np.array([1.0]), requires_grad=True)
+    b = Tensor(np.array([1.0]), requires_grad=True)
+    opt = SGD([a, b], lr=0.5)
+    a.grad, b.grad = None, np.array([2.0])
+    opt.step()
+    assert a.data[0] == 1.0 and b.data[0] == 0.0
+
+
+def test_adagrad_keeps_one_cache_per_parameter_with_eps_and_weight_decay():
+    """cache += g^2, w -= lr g / (sqrt(cache) + eps) with g = grad + wd w, for two parameters."""
+    a = Tensor(np.array([1.0, -2.0]), requires_grad=True)
+    b = Tensor(np.array([0.5]), requires_grad=True)
+    lr, eps, wd = 0.3, 0.25, 0.1
+    opt = Adagrad([a, b], lr=lr, eps=eps, weight_decay=wd)
+    ref = {"a": [a.data.copy(), np.zeros(2)], "b": [b.data.copy(), np.zeros(1)]}
+    for step in range(3):
+        a.grad = np.array([1.0, 4.0]) * (step + 1)
+        b.grad = np.array([-0.01])
+        grads = {"a": a.grad, "b": b.grad}
+        opt.step()
+        for key in ref:
+            w, cache = ref[key]
+            g = grads[key] + wd * w
+            cache = cache + g * g
+            ref[key] = [w - lr * g / (np.sqrt(cache) + eps), cache]
+    np.testing.assert_allclose(a.data, ref["a"][0], rtol=1e-12)
+    np.testing.assert_allclose(b.data, ref["b"][0], rtol=1e-12)
+
+
+def test_adagrad_adds_eps_outside_the_square_root():
+    """One step from cache 0 with grad 1: w -= lr / (1 + eps), not lr / sqrt(1 + eps)."""
+    w = Tensor(np.array([0.0]), requires_grad=True)
+    opt = Adagrad([w], lr=1.0, eps=0.5)
+    w.grad = np.array([1.0])
+    opt.step()
+    assert w.data[0] == pytest.approx(-1.0 / 1.5, rel=1e-12)
+
+
+def test_linear_warmup_without_after_stays_at_lr():
+    s = LinearWarmup(0.8, warmup=4)
+    assert [s(k) for k in range(6)] == pytest.approx([0.2, 0.4, 0.6, 0.8, 0.8, 0.8])
+
+
+def test_linear_warmup_hands_over_to_after_counting_from_zero():
+    s = LinearWarmup(1.0, warmup=2, after=StepDecay(1.0, every=1, gamma=0.5))
+    assert [s(k) for k in range(5)] == pytest.approx([0.5, 1.0, 1.0, 0.5, 0.25])
+
+
+@pytest.mark.parametrize("warmup", [0, -1])
+def test_linear_warmup_needs_at_least_one_step(warmup):
+    with pytest.raises(ValueError, match=f"LinearWarmup: warmup = {warmup}"):
+        LinearWarmup(0.1, warmup=warmup)
+
+
+def test_step_decay_holds_each_rate_for_every_steps():
+    s = StepDecay(1.0, every=3, gamma=0.5)
+    assert [s(k) for k in range(7)] == pytest.approx([1.0, 1.0, 1.0, 0.5, 0.5, 0.5, 0.25])
+    assert StepDecay(1.0, every=1)(1) == pytest.approx(0.1)  # the default gamma
+
+
+def test_constant_schedule_and_scale_lr_for_a_smaller_batch():
+    assert Constant(0.3)(0) == 0.3 and Constant(0.3)(1000) == 0.3
+    assert scale_lr(0.4, 256, 64) == pytest.approx(0.1)
+    with pytest.raises(ValueError, match="scale_lr: batch sizes must be positive, got 256 and 0"):
+        scale_lr(0.1, 256, 0)
+
+
+def test_zero_grad_clears_tensors_to_none_and_values_to_zero():
+    t = Tensor(np.ones(2), requires_grad=True)
+    v = Value(1.0)
+    t.grad, v.grad = np.ones(2), 3.0
+    SGD([t, v], lr=0.1).zero_grad()
+    assert t.grad is None and v.grad == 0.0

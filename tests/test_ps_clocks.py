@@ -116,3 +116,73 @@ def test_timed_threads_runs_every_call_and_reports_errors_and_stragglers():
         timed_threads(1, lambda i: time.sleep(2.0), ops=1, timeout=0.2)
     with pytest.raises(ValueError, match="n_threads"):
         timed_threads(0, op, ops=1)
+
+
+def test_wait_until_waits_for_the_clock_asked_not_the_workers_own():
+    """Both workers are at clock 1; worker 0 asks to start iteration 2, so BSP makes it wait."""
+    table = ClockTable(2)
+    table.tick(0)
+    table.tick(1)
+    assert table.wait_until(0, 1, BSP(), timeout=1.0) >= 0.0
+    with pytest.raises(StragglerTimeout, match="start iteration 2 under BSP"):
+        table.wait_until(0, 2, BSP(), timeout=0.02)
+    assert not table.ready(0, 2, BSP()) and table.ready(0, 1, BSP())
+
+
+def test_wait_until_returns_the_seconds_it_waited():
+    """Bounded by the caller's own measurement: a few microseconds for no wait, at most the
+    caller's elapsed time for a wait that a tick releases."""
+    table = ClockTable(2)
+    t0 = time.perf_counter()
+    waited = table.wait_until(0, 0, BSP(), timeout=5.0)
+    assert 0.0 <= waited <= time.perf_counter() - t0
+    table.tick(0)
+    out = []
+    waiter, errors = start(lambda: out.append((time.perf_counter(), table.wait_until(0, 1, BSP(), 10.0))))
+    time.sleep(0.05)
+    table.tick(1)
+    waiter.join(timeout=10)
+    assert not errors and len(out) == 1
+    assert 0.0 <= out[0][1] <= time.perf_counter() - out[0][0]  # out[0][0] is taken before the wait
+    before = time.perf_counter()
+    with pytest.raises(StragglerTimeout):
+        table.wait_until(0, 5, BSP(), timeout=0.05)
+    assert time.perf_counter() - before >= 0.05  # a timeout comes only after the full time
+
+
+def test_errors_name_the_operation_that_a_removed_worker_tried():
+    table = ClockTable(3)
+    table.remove_worker(2)
+    for op, call in (("tick", lambda: table.tick(2)), ("pull", lambda: table.wait_until(2, 0, BSP(), 0.1)),
+                     ("remove_worker", lambda: table.remove_worker(2))):
+        with pytest.raises(RuntimeError, match=f"^{op}: worker 2 was removed from the server"):
+            call()
+
+
+def test_snapshot_slowest_and_repr_follow_the_active_workers():
+    table = ClockTable(3)
+    table.tick(0)
+    table.tick(0)
+    table.tick(2)
+    assert table.snapshot() == {0: 2, 1: 0, 2: 1} and table.slowest() == 0
+    assert table.remove_worker(1) == 0
+    assert table.snapshot() == {0: 2, 2: 1} and table.slowest() == 1 and table.clock(0) == 2
+    assert repr(table) == "ClockTable(clocks=[2, 0, 1], active=[0, 2])"
+    table.remove_worker(0)
+    table.remove_worker(2)
+    assert table.slowest() is None and table.snapshot() == {}
+    assert table.ready(0, 7, BSP())  # nobody left to wait for
+
+
+def test_tick_returns_the_new_clock_and_a_closed_table_refuses_ticks():
+    table = ClockTable(1)
+    assert table.tick(0) == 1 and table.tick(0) == 2
+    table.close()
+    with pytest.raises(ServerClosed, match="tick: the parameter server is closed"):
+        table.tick(0)
+
+
+@pytest.mark.parametrize("bad", [0, -1, 2.0, "3"])
+def test_a_clock_table_needs_at_least_one_worker(bad):
+    with pytest.raises(ValueError, match=f"ClockTable: n_workers {bad!r} must be an integer >= 1"):
+        ClockTable(bad)

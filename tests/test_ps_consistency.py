@@ -46,3 +46,39 @@ def test_policies_print_as_they_are_built():
 def test_staleness_must_be_a_non_negative_integer_or_infinite(bad):
     with pytest.raises(ValueError, match="staleness"):
         SSP(bad)
+
+
+def test_policies_with_different_staleness_are_different_and_equal_ones_hash_alike():
+    assert BSP() != SSP(1) and SSP(1) != SSP(2) and SSP(2) != ASP() and BSP() != ASP()
+    assert BSP() != 0 and SSP(1) != "SSP(1)"
+    assert hash(SSP(0)) == hash(BSP()) and hash(ASP()) == hash(Consistency(math.inf))
+    assert len({BSP(), SSP(0), SSP(2), Consistency(2), ASP()}) == 3
+    assert {SSP(2): "two"}[Consistency(2)] == "two"
+
+
+def test_a_bad_staleness_message_names_the_policy_the_value_and_the_allowed_values():
+    with pytest.raises(ValueError) as e:
+        SSP(-1)
+    assert str(e.value) == "SSP: staleness -1 must be an integer >= 0 (clocks) or math.inf (no bound)"
+    with pytest.raises(ValueError, match=r"^Consistency: staleness 0.5 "):
+        Consistency(0.5)
+
+
+def test_lagging_with_no_active_worker_blocks_nobody():
+    assert BSP().lagging({}, 0, clock=3) is None and BSP().lagging([], 0, clock=3) is None
+
+
+def test_lagging_breaks_a_tie_by_the_lowest_id_whatever_the_order_given():
+    assert BSP().lagging({3: 1, 1: 1, 2: 4}, 2) == 1
+    assert BSP().lagging({5: 0, 4: 0, 0: 2}, 0) == 4
+    assert SSP(1).lagging([2, 0, 0], 0, clock=3) == 1
+
+
+def test_may_read_is_inclusive_at_exactly_s_clocks_ahead():
+    assert SSP(3).may_read(7, 4) and not SSP(3).may_read(8, 4)
+    assert Consistency(0).may_read(4, 4) and not Consistency(0).may_read(5, 4)
+
+
+def test_consistency_prints_its_staleness():
+    assert repr(Consistency(4)) == "Consistency(staleness=4)"
+    assert repr(Consistency(math.inf)) == "Consistency(staleness=inf)"

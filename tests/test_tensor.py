@@ -343,3 +343,115 @@ def test_from_numpy_and_detach_share_memory():
     assert np.shares_memory(t.detach().data, a)
     with pytest.raises(TypeError, match="from_numpy.*int64.*float32 or float64"):
         Tensor.from_numpy(np.arange(3))
+
+
+def test_matmul_by_a_constant_gives_the_gradient_to_the_operand_that_asks_for_it():
+    """x @ W with only x requiring a gradient: x.grad = g W^T; W @ x with only x: x.grad = W^T g."""
+    w = np.array([[1.0, 2.0, 0.0], [-1.0, 0.5, 3.0]])
+    x = Tensor(np.array([[2.0, -1.0]]), requires_grad=True, dtype=np.float64)
+    out = x @ Tensor(w, dtype=np.float64)
+    assert out.saved_arrays[0] is not x.data and len(out.saved_arrays) == 1  # keeps W only
+    out.sum().backward()
+    np.testing.assert_array_equal(x.grad, np.ones((1, 3)) @ w.T)
+    y = Tensor(np.array([[1.0], [3.0], [-2.0]]), requires_grad=True, dtype=np.float64)
+    (Tensor(w, dtype=np.float64) @ y).sum().backward()
+    np.testing.assert_array_equal(y.grad, w.T @ np.ones((2, 1)))
+
+
+@pytest.mark.parametrize("reduce", ["sum", "mean", "max"])
+def test_a_reduction_drops_the_reduced_axes_unless_keepdims(reduce):
+    t = Tensor(np.arange(24.0).reshape(2, 3, 4))
+    assert getattr(t, reduce)().shape == ()
+    assert getattr(t, reduce)(axis=1).shape == (2, 4)
+    assert getattr(t, reduce)(axis=(0, 2)).shape == (3,)
+    assert getattr(t, reduce)(axis=1, keepdims=True).shape == (2, 1, 4)
+
+
+def test_reduction_values_over_one_axis():
+    t = Tensor(np.array([[1.0, 5.0, 3.0], [-2.0, 0.0, 8.0]]), dtype=np.float64)
+    np.testing.assert_array_equal(t.sum(axis=0).data, [-1.0, 5.0, 11.0])
+    np.testing.assert_array_equal(t.mean(axis=1).data, [3.0, 2.0])
+    np.testing.assert_array_equal(t.max(axis=1).data, [5.0, 8.0])
+    assert t.max().item() == 8.0 and t.sum().item() == 15.0
+
+
+def test_indexing_with_a_tensor_of_indices_gathers_and_scatters_back():
+    x = Tensor(np.array([10.0, 20.0, 30.0]), requires_grad=True, dtype=np.float64)
+    picked = x[Tensor([2.0, 0.0, 2.0])]
+    np.testing.assert_array_equal(picked.data, [30.0, 10.0, 30.0])
+    (picked * Tensor([1.0, 2.0, 3.0], dtype=np.float64)).sum().backward()
+    np.testing.assert_array_equal(x.grad, [2.0, 0.0, 4.0])
+
+
+def test_division_gradient_for_negative_denominators():
+    a = Tensor(np.array([3.0, -3.0]), requires_grad=True, dtype=np.float64)
+    b = Tensor(np.array([-2.0, -4.0]), requires_grad=True, dtype=np.float64)
+    (a / b).sum().backward()
+    np.testing.assert_allclose(a.grad, [-0.5, -0.25], rtol=1e-15)
+    np.testing.assert_allclose(b.grad, -np.array([3.0, -3.0]) / np.array([4.0, 16.0]), rtol=1e-15)
+
+
+def test_subtraction_and_negation_send_minus_the_gradient_to_the_right_operand():
+    a = Tensor(np.array([1.0, 2.0]), requires_grad=True, dtype=np.float64)
+    b = Tensor(np.array([5.0]), requires_grad=True, dtype=np.float64)
+    out = a - b
+    np.testing.assert_array_equal(out.data, [-4.0, -3.0])
+    (out * Tensor([1.0, 3.0], dtype=np.float64)).sum().backward()
+    np.testing.assert_array_equal(a.grad, [1.0, 3.0])
+    np.testing.assert_array_equal(b.grad, [-4.0])
+    c = Tensor(np.array([2.0, -1.0]), requires_grad=True, dtype=np.float64)
+    (-c).sum().backward()
+    np.testing.assert_array_equal(c.grad, [-1.0, -1.0])
+
+
+def test_repr_len_item_and_numpy():
+    t = Tensor([1.0, 2.0], requires_grad=True)
+    assert repr(t) == "Tensor([1. 2.], dtype=float32, requires_grad=True)"
+    assert repr(Tensor([3.0])) == "Tensor([3.], dtype=float32)"
+    assert len(t) == 2 and Tensor([[4.5]]).item() == 4.5 and t.numpy() is t.data
+    assert t.ndim == 1 and t.dtype == np.float32 and t.shape == (2,)
+
+
+def test_no_grad_restores_recording_after_the_block_even_after_an_error():
+    x = Tensor([1.0], requires_grad=True)
+    with pytest.raises(KeyError), no_grad():
+        raise KeyError("inside")
+    assert (x * 2.0).requires_grad
+    with no_grad():
+        assert not (x * 2.0).requires_grad
+    assert (x * 2.0)._prev[0] is x
+
+
+def test_a_removed_hook_no_longer_fires_and_the_others_still_do():
+    x = Tensor([1.0], requires_grad=True)
+    calls = []
+    remove_first = x.register_hook(lambda t: calls.append("first"))
+    x.register_hook(lambda t: calls.append("second"))
+    remove_first()
+    (x * 2.0).sum().backward()
+    assert calls == ["second"]
+
+
+def test_backward_refuses_a_gradient_of_the_wrong_shape():
+    x = Tensor([1.0, 2.0], requires_grad=True)
+    with pytest.raises(ValueError, match=r"Tensor.backward: grad has shape \(3,\), the tensor \(2,\)"):
+        (x * 2.0).backward(np.ones(3))
+
+
+def test_elementwise_values_and_gradients_at_known_points():
+    x = Tensor(np.array([-1.0, 0.5, 2.0]), requires_grad=True, dtype=np.float64)
+    out = x.relu() + x.tanh() + x.sigmoid() + x.exp()
+    s = 1.0 / (1.0 + np.exp(-x.data))
+    np.testing.assert_allclose(out.data, np.maximum(x.data, 0) + np.tanh(x.data) + s + np.exp(x.data), rtol=1e-15)
+    out.sum().backward()
+    expected = (x.data > 0) + (1 - np.tanh(x.data) ** 2) + s * (1 - s) + np.exp(x.data)
+    np.testing.assert_allclose(x.grad, expected, rtol=1e-14)
+
+
+def test_log_softmax_values_and_gradient_on_a_small_row():
+    x = Tensor(np.array([[1.0, 2.0, 3.0]]), requires_grad=True, dtype=np.float64)
+    out = x.log_softmax()
+    p = np.exp(x.data) / np.exp(x.data).sum()
+    np.testing.assert_allclose(out.data, np.log(p), rtol=1e-14)
+    (out * Tensor([[1.0, 0.0, 0.0]], dtype=np.float64)).sum().backward()
+    np.testing.assert_allclose(x.grad, np.array([[1.0, 0.0, 0.0]]) - p, rtol=1e-14)
