@@ -190,3 +190,102 @@ def test_a_push_non_finite_on_many_keys_lists_the_first_and_counts_them():
     with pytest.raises(ValueError, match=r"\(20 NaN\) for keys \[0, 1, 2, 3, 4, 5, 6, 7, \.\.\. \(20 keys\)\] "
                                          r"of all keys"):
         ps.push(0, None, np.full(20, np.nan))
+
+
+@pytest.mark.parametrize("stale_shard", [0, 1])
+def test_a_push_over_several_shards_reports_the_largest_staleness_of_any_shard(stale_shard):
+    ps = ParameterServer(KeyLayout.uniform(4, 1), n_shards=2, n_workers=2, policy=ASP())
+    keys = [0, 1] if stale_shard == 0 else [2, 3]
+    ps.pull(0)                 # worker 0 reads version 0 of both shards
+    for _ in range(3):         # worker 1 updates one shard three times, reading before each
+        ps.pull(1, keys)
+        ps.push(1, keys, np.zeros(2))
+    assert ps.push(0, None, np.zeros(4)) == 2  # that shard: 3 updates since, 1 of them from version 0
+    assert ps.stats()["version"].tolist() == ([4, 1] if stale_shard == 0 else [1, 4])
+
+
+@pytest.mark.parametrize("values", [np.ones(3), np.ones(5), np.ones((2, 2)), [1.0, 2.0, 3.0]])
+def test_a_push_of_the_wrong_number_of_values_is_refused_and_applies_nothing(values):
+    ps = ParameterServer(KeyLayout.uniform(2, 2), np.arange(4.0), n_shards=2, rule=SGD(1.0))
+    with pytest.raises(ValueError, match=r"push: keys None hold 4 floats but \d values"):
+        ps.push(0, None, values)
+    assert ps.snapshot().tolist() == [0.0, 1.0, 2.0, 3.0] and ps.stats()["pushes"].tolist() == [0, 0]
+
+
+def test_a_float64_push_of_the_right_length_is_applied_as_given():
+    ps = ParameterServer(KeyLayout.uniform(3, 1), np.zeros(3), n_shards=3, rule=SGD(0.5))
+    ps.push(0, [2, 0], np.array([4.0, -2.0]))
+    assert ps.snapshot().tolist() == [1.0, 0.0, -2.0]
+
+
+def test_wait_returns_the_seconds_waited_and_lets_a_ready_worker_through():
+    ps = ParameterServer(1, policy=BSP(), n_workers=2, timeout=10.0)
+    import time
+    t0 = time.perf_counter()
+    waited = ps.wait(0)
+    assert 0.0 <= waited <= time.perf_counter() - t0
+    ps.tick(0)
+    before = time.perf_counter()
+    with pytest.raises(TimeoutError, match="worker 1 lags at clock 0"):
+        ps.wait(0, timeout=0.05)
+    assert time.perf_counter() - before >= 0.05
+    quick = ParameterServer(1, policy=BSP(), n_workers=2, timeout=0.03)
+    quick.tick(0)
+    with pytest.raises(TimeoutError, match="waited 0.03 s"):  # the server's timeout when none is given
+        quick.wait(0)
+
+
+def test_tick_returns_the_new_clock_and_clock_of_reads_it():
+    ps = ParameterServer(1, n_workers=2)
+    assert ps.tick(1) == 1 and ps.tick(1) == 2
+    assert ps.clock_of(1) == 2 and ps.clock_of(0) == 0
+
+
+def test_pull_returns_values_in_the_order_of_the_keys_asked():
+    layout = KeyLayout([2, 1, 3])
+    ps = ParameterServer(layout, np.arange(6.0), n_shards=3)
+    assert ps.pull(0, [2, 0]).tolist() == [3.0, 4.0, 5.0, 0.0, 1.0]
+    assert ps.pull(0, 1).tolist() == [2.0]
+    assert ps.pull(0, range(1, 3)).tolist() == [2.0, 3.0, 4.0, 5.0]
+    assert ps.stats()["pulls"].tolist() == [1, 2, 2]
+
+
+def test_the_trace_records_each_pull_with_every_active_workers_clock():
+    ps = ParameterServer(1, policy=SSP(1), n_workers=2, trace=True)
+    ps.tick(1)
+    ps.pull(0)
+    ps.pull(1)
+    assert [(w, c, clocks) for _, w, c, clocks in ps.reads] == [(0, 0, {0: 0, 1: 1}), (1, 1, {0: 0, 1: 1})]
+    assert ps.reads[0][0] <= ps.reads[1][0]
+    assert ParameterServer(1).reads is None
+
+
+def test_the_server_names_its_parts_and_refuses_bad_settings():
+    ps = ParameterServer(4, n_shards=2, policy=SSP(2), n_workers=3)
+    text = repr(ps)
+    assert "2 shards, 3 workers" in text and "policy=SSP(2)" in text and "rule=" in text
+    assert repr(ps.shards[1]) == "Shard(1, keys [2, 4), 2 floats)"
+    with pytest.raises(ValueError, match=r"n_shards = 5; use 1 .. 4"):
+        ParameterServer(4, n_shards=5)
+    with pytest.raises(ValueError, match=r"n_shards = 0"):
+        ParameterServer(4, n_shards=0)
+    with pytest.raises(TypeError, match="policy must be BSP"):
+        ParameterServer(4, policy="BSP")
+    assert ParameterServer(2, window=1).window is not None  # ASP takes any window
+
+
+def test_the_default_rule_is_sgd_with_rate_0_1_and_the_default_policy_asp():
+    ps = ParameterServer(1, n_workers=2)
+    ps.tick(0)
+    ps.tick(0)
+    assert ps.ready(0)  # ASP: two clocks ahead of worker 1 and still free
+    ps.push(0, 0, [1.0])
+    assert ps.snapshot()[0] == pytest.approx(-0.1)
+
+
+def test_a_closed_server_refuses_the_context_manager_exit_closes_it():
+    with ParameterServer(1) as ps:
+        ps.push(0, 0, [1.0])
+    assert ps.clocks.closed
+    with pytest.raises(RuntimeError, match="closed"):
+        ps.pull(0)
