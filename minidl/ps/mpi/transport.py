@@ -27,6 +27,7 @@ import time
 import numpy as np
 
 from minidl.ps.clocks import ServerClosed, StragglerTimeout
+from minidl.ps.direction import tagged
 from minidl.ps.keys import KeyLayout, KeyRange, Keys, _short
 from minidl.ps.server import ParameterServer, _non_finite
 
@@ -156,6 +157,7 @@ class ServerRank:
             code = NON_FINITE
         if code != OK:
             return self._reply(w, code)
+        g = tagged(g, w)  # the source of the message: rules such as DirectionDistance need it
         staleness = self.shard.apply(w, self._local(int(head[1]), int(head[2])), g, self.ps.rule)
         self._reply(w, OK, staleness)
 
