@@ -229,3 +229,41 @@ def test_zero_grad_clears_tensors_to_none_and_values_to_zero():
     t.grad, v.grad = np.ones(2), 3.0
     SGD([t, v], lr=0.1).zero_grad()
     assert t.grad is None and v.grad == 0.0
+
+
+def test_adagrad_defaults_are_lr_0_01_and_eps_1e_minus_10():
+    """With a gradient of 1e-10 the first step is lr * g / (|g| + eps) = 0.01 * 1/2 exactly when eps = 1e-10."""
+    w = Tensor(np.array([0.0, 0.0]), requires_grad=True, dtype=np.float64)
+    opt = Adagrad([w])
+    w.grad = np.array([1e-10, 3.0])
+    opt.step()
+    np.testing.assert_allclose(w.data, [-0.005, -0.01], rtol=1e-9)
+
+
+def test_step_decay_divides_by_ten_by_default():
+    assert StepDecay(2.0, every=5)(5) == pytest.approx(0.2) and StepDecay(2.0, every=5)(10) == pytest.approx(0.02)
+
+
+def test_the_smallest_settings_allowed_are_accepted():
+    assert LinearWarmup(0.5, warmup=1)(0) == 0.5
+    assert scale_lr(0.1, 1, 1) == pytest.approx(0.1) and scale_lr(0.1, 1, 4) == pytest.approx(0.4)
+    with pytest.raises(ValueError, match="got 0 and 4"):
+        scale_lr(0.1, 0, 4)
+
+
+@pytest.mark.parametrize("make, message", [
+    (lambda w: SGD([], lr=0.1), "SGD: no parameters given; pass model.parameters()"),
+    (lambda w: Adagrad([], lr=0.1), "Adagrad: no parameters given; pass model.parameters()"),
+    (lambda w: SGD([w], lr=0.0), "SGD: learning rate 0.0 must be positive and finite"),
+    (lambda w: Adagrad([w], lr=-0.5), "Adagrad: learning rate -0.5 must be positive and finite"),
+    (lambda w: SGD([w], lr=0.1, weight_decay=-1.0), "SGD: weight_decay -1.0 must be a finite number >= 0"),
+    (lambda w: Adagrad([w], weight_decay=-2.0), "Adagrad: weight_decay -2.0 must be a finite number >= 0"),
+    (lambda w: Adagrad([w], eps=float("inf")), "Adagrad: eps inf must be a finite number >= 0"),
+    (lambda w: SGD([w, w], lr=0.1), "SGD: parameter 1 is parameter 0 again; pass each parameter once "
+                                    "(model.parameters() lists a shared layer once)"),
+    (lambda w: LinearWarmup(0.1, warmup=0), "LinearWarmup: warmup = 0; it must be at least 1 step"),
+])
+def test_each_refusal_names_the_optimizer_the_setting_and_the_rule(make, message):
+    with pytest.raises(ValueError) as e:
+        make(Tensor(np.ones(1), requires_grad=True))
+    assert str(e.value) == message
