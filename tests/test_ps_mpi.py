@@ -48,6 +48,14 @@ def test_bsp_over_mpi_equals_bsp_in_the_simulator_update_for_update():
         np.testing.assert_allclose(out["params"], sim.server.snapshot(), rtol=0, atol=1e-12)
 
 
+def test_bsp_over_mpi_reads_no_update_of_its_own_clock_even_without_compute_time():
+    # with no compute time a fast worker's push races the others' pulls; the barrier copy wins
+    task = moons_task(n=256, hidden=(16,), batch=16, seed=0)
+    out = job("train", "BSP", 6, "nodelay")
+    sim = simulate(task, BSP(), 4, rule=SGD(0.1), n_shards=2, updates=24)
+    np.testing.assert_allclose(out["params"], sim.server.snapshot(), rtol=0, atol=1e-12)
+
+
 def test_wrong_key_length_or_nan_is_refused_and_no_server_changes():
     out = job("bad")
     assert np.array_equal(out["params"], np.zeros(24))

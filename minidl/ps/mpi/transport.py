@@ -16,7 +16,10 @@ Messages use mpi4py's buffer API (no pickled arrays): a request is an int64 head
 [clock, first key, stop key, floats] with the operation as its tag, then the float64
 values; a reply is [status, staleness or lagging worker, its clock, 0], then the values.
 A pull that the policy blocks is parked on the server and answered when ticks arrive;
-every wait, on either side, has a timeout. Only transport changed: the rule (`SGD`,
+every wait, on either side, has a timeout. Under BSP a pull of clock c is served from the
+copy of the shard taken when the slowest worker reached c, so that no read of clock c sees
+an update of clock c however the messages interleave: the simulator's BSP, synchronous SGD.
+Only transport changed: the rule (`SGD`,
 `Adagrad`, `ConSGD`/`DynSGD`), the policy (`BSP`, `SSP(s)`, `ASP`), the staleness count
 and the clock table are the same objects as in one process.
 """
@@ -86,6 +89,13 @@ class ServerRank:
         self.done: set = set()
         self._sends: list = []       # [(request, buffer)] until delivered
         self._heard = [time.monotonic()] * self.n_workers
+        self._freeze()
+
+    def _freeze(self) -> None:
+        # under BSP a read of clock c sees exactly the updates of clocks < c (the simulator's BSP,
+        # synchronous SGD): reads are served from a copy taken when the slowest worker reaches c
+        if self.ps.policy.staleness == 0:
+            self.frozen = (self.shard.params.copy(), self.shard.version)
 
     def serve(self) -> ServerRank:
         """Answers workers until each has said DONE or was removed; returns self."""
@@ -125,7 +135,10 @@ class ServerRank:
         elif tag == PULL:
             self._pull(w, head, time.monotonic())
         elif tag == TICK and w not in self.gone():
+            slowest = self.ps.clocks.slowest()
             self.ps.tick(w)
+            if self.ps.clocks.slowest() != slowest:
+                self._freeze()
             parked, self.parked = self.parked, []
             for w2, h2, since in parked:
                 self._pull(w2, h2, since)
@@ -174,6 +187,9 @@ class ServerRank:
         local = self._local(int(head[1]), int(head[2]))
         data = np.empty(local.stop - local.start)
         self.shard.read(w, local, data, slice(None))
+        if self.ps.policy.staleness == 0:  # the values and the version of the barrier
+            data[:] = self.frozen[0][local]
+            self.shard.read_version[w] = self.frozen[1]
         self._reply(w, OK, data=data)
 
     def _check_timeouts(self) -> None:
@@ -196,7 +212,10 @@ class ServerRank:
 
     def _remove(self, w: int, why: str) -> None:
         self.removed.append((w, self.ps.clocks.clocks[w], why))
+        slowest = self.ps.clocks.slowest()
         self.ps.remove_worker(w)
+        if self.ps.clocks.slowest() != slowest:
+            self._freeze()
         parked, self.parked = self.parked, []
         for w2, h2, since in parked:
             self._pull(w2, h2, since)
