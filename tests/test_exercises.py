@@ -310,3 +310,130 @@ def test_assert_passed_passes_when_every_check_of_the_cell_passed_and_starts_a_n
         assert_passed()
     check_value("t.18", 3.0, 3.0)
     assert_passed()  # t.17 belonged to the cell before
+
+
+# --- the exact words of the feedback, which students read --------------------------------------
+
+@pytest.mark.parametrize("got, expected, feedback", [
+    ("abd", {"a"}, "'abd' is wrong: it is not the expected answer."),
+    ("3", (1.0, 2.0, 3.0), "'3' is wrong: expected 3 numbers, got a str."),
+    (np.True_, 1.0, "True is wrong: expected a number, got a bool."),
+    ((5.0, 1.0), (5.0,), "(5.0, 1.0) is wrong: expected 1 number (shape (1,)), got 2 (shape (2,))."),
+    ((5.0, 1.0, 2.0), (5.0, 1.0), "(5.0, 1.0, 2.0) is wrong: expected 2 numbers (shape (2,)), got 3 (shape (3,))."),
+    (NAN, 2.0, "nan is wrong: the answer contains NaN."),
+    (INF, 2.0, "inf is wrong: it is not right."),
+    (2.0, INF, "2.0 is wrong: it is not right."),
+    (-0.5, 0.5, "-0.5 is wrong: it has the wrong sign."),
+    (101.0, 100.0, "101.0 is wrong: it is close (within 1%) but not within the check's tolerance (tol = 1e-09): "
+                   "keep more digits or compute it exactly."),
+    (-1.22, -0.122, "-1.22 is wrong: it is too large by a factor between 3.2 and 32."),
+    (0.1234567891, 0.3, "0.1234567891 is wrong: it has the right sign and order of magnitude, but is not right."),
+])
+def test_a_wrong_answers_feedback_is_exactly_this_text(got, expected, feedback):
+    r = check_value("t.words", got, expected, points=2)
+    assert r.feedback == "[t.words] 0/2 points: " + feedback
+    assert (r.exercise, r.points, r.max_points) == ("t.words", 0, 2)
+
+
+def test_the_hint_follows_a_wrong_answer_on_its_own_line_and_only_when_given():
+    assert check_value("t.h", 2.0, 3.0, hint="add the two paths").feedback.endswith(
+        "is not right.\n  hint: add the two paths")
+    assert "hint" not in check_value("t.h", 2.0, 3.0).feedback
+    assert "hint" not in check("t.h", lambda: 2.0, cases=[()], expected=[3.0]).feedback
+    assert check("t.h", lambda: 2.0, cases=[()], expected=[3.0], hint="look again").feedback.endswith(
+        "\n  hint: look again")
+
+
+def test_a_right_answer_is_shown_with_every_digit():
+    r = check_value("t.right", 0.1234567891, 0.1234567891, points=3)
+    assert r.feedback == "[t.right] 3/3 points: 0.1234567891 is right."
+    assert (r.points, r.max_points, r.expected) == (3, 3, "0.1234567891")
+
+
+def test_a_placeholder_and_a_nan_key_are_recorded_with_name_points_and_expected():
+    r = check_value("t.ph", ..., 2.5, points=2)
+    assert r.feedback == "[t.ph] 0/2 points: no answer yet; replace the placeholder `...` with your value"
+    assert (r.exercise, r.points, r.max_points, r.expected) == ("t.ph", 0, 2, "2.5")
+    r = check_value("t.nankey", 1.0, NAN, points=2)
+    assert r.feedback == ("[t.nankey] 0/2 points: the answer key of this exercise is not a number (NaN); "
+                          "tell your instructor")
+    assert (r.exercise, r.points, r.max_points, r.expected) == ("t.nankey", 0, 2, "nan")
+
+
+def test_a_wider_tolerance_given_to_a_check_is_the_one_used():
+    assert check_value("t.tol", 1.05, 1.0, tol=0.1).passed
+    assert check("t.tol", lambda x: x + 0.05, lambda x: x, cases=[(1.0,)], tol=0.1).passed
+    assert not check("t.tol", lambda x: x + 0.05, lambda x: x, cases=[(1.0,)], tol=0.01).passed
+
+
+def test_an_answer_whose_comparison_raises_is_wrong():
+    class Raises:
+        def __eq__(self, other):
+            raise RuntimeError("cannot compare")
+        __hash__ = None
+        def __repr__(self):
+            return "Raises()"
+    r = check_value("t.raise", Raises(), {1, 2})
+    assert not r.passed and r.feedback.endswith("Raises() is wrong: it is not the expected answer.")
+
+
+@pytest.mark.parametrize("got, expected, feedback", [
+    (np.array([0.1, 0.5], dtype=np.float32), (0.1, 0.7), "component 2 of 2 has the right sign"),
+    ((0.1, 0.5), np.array([0.1, 0.7], dtype=np.float32), "component 2 of 2 has the right sign"),
+])
+def test_a_float32_number_within_its_precision_is_not_called_wrong(got, expected, feedback):
+    """0.1 in float32 differs from 0.1 by 1.5e-9, within 8 float32 epsilons: only the 0.5 is wrong."""
+    r = check_value("t.f32", got, expected, tol=0)
+    assert r.feedback.split(" is wrong: ")[1] == feedback + " and order of magnitude, but is not right."
+
+
+def test_a_near_miss_shows_the_expected_value_in_full_when_six_digits_print_both_the_same():
+    r = check("t.full", lambda: 1.0000001, lambda: 1.0, cases=[()])
+    assert r.feedback == "[t.full] 0/1 points. Wrong result on input ()\n  expected: 1.0\n  got:      1.0000001"
+    assert (r.exercise, r.max_points) == ("t.full", 1)
+
+
+def test_a_student_error_names_the_line_that_raised_inside_a_helper():
+    def helper(x):
+        return [x][3]
+
+    def student(x):
+        return helper(x) + 1
+    r = check("t.err", student, lambda x: x, cases=[(1.0,)], points=2)
+    assert r.feedback.startswith("[t.err] 0/2 points. On input (1) your code raised IndexError: list index "
+                                 "out of range (line ")
+    assert r.feedback.endswith(": return [x][3])") and (r.exercise, r.max_points) == ("t.err", 2)
+    r = check("t.todo", lambda x: (_ for _ in ()).throw(NotImplementedError()), lambda x: x, cases=[(1.0,)])
+    assert r.feedback.endswith("not implemented yet: replace `raise NotImplementedError()` with your code")
+
+
+def test_a_missing_function_is_recorded_with_name_and_points():
+    r = check("t.none", None, lambda: 1.0, cases=[()], points=4)
+    assert r.feedback == ("[t.none] 0/4 points: no function yet (got None); define it in the cell above "
+                          "and run that cell")
+    assert (r.exercise, r.points, r.max_points) == ("t.none", 0, 4)
+
+
+def test_random_cases_come_from_a_generator_seeded_with_the_seed_and_20_by_default():
+    import random
+    seen = []
+
+    def student(x):
+        seen.append(x)
+        return x
+    r = check("t.rand", student, lambda x: x, random_cases=lambda rng: (rng.random(),))
+    rng = random.Random(0)
+    assert seen == [rng.random() for _ in range(20)]
+    assert r.feedback == "[t.rand] 1/1 points: all 20 cases match the reference."
+    assert (r.exercise, r.points, r.max_points) == ("t.rand", 1, 1)
+    seen.clear()
+    check("t.rand", student, lambda x: x, random_cases=lambda rng: (rng.random(),), n_random=2, seed=7)
+    rng = random.Random(7)
+    assert seen == [rng.random(), rng.random()]
+
+
+def test_assert_passed_message_names_the_failed_checks_and_points_to_the_feedback():
+    check_value("t.ap", 2.0, 3.0, points=2)
+    with pytest.raises(AssertionError) as e:
+        assert_passed()
+    assert str(e.value) == "1 check(s) of this cell did not pass: t.ap (0/2). The feedback above says why."
