@@ -437,3 +437,65 @@ def test_assert_passed_message_names_the_failed_checks_and_points_to_the_feedbac
     with pytest.raises(AssertionError) as e:
         assert_passed()
     assert str(e.value) == "1 check(s) of this cell did not pass: t.ap (0/2). The feedback above says why."
+
+
+# --- close(): every branch of the comparison -------------------------------------------------------
+
+def test_close_on_integers_uses_the_scaled_tolerance_and_never_matches_infinity():
+    assert close(1005, 1000, 0.01) and not close(1011, 1000, 0.01)   # 0.01 * 1000
+    assert not close(2, 1, 0.5) and close(3, 2, 0.5)                  # 0.5 * max(1, 1) and 0.5 * 2
+    assert not close(3, INF, 1e-9) and not close(np.array([3]), np.array([-INF]), 1e-9)
+
+
+def test_a_list_of_float32_numbers_keeps_their_precision_and_an_empty_list_adds_none():
+    assert close([np.float32(0.1), 2.0], [0.1, 2.0], 0)
+    assert close([], [], 0) and close((), [], 0)
+    assert not close((1.5, []), (1.0, []), 0) and not close((1.5, ()), (1.0, ()), 0.25)
+
+
+def test_a_bool_inside_a_list_is_not_a_number():
+    assert not close([True, 2.0], [1.0, 2.0], 0) and not close((2.0, False), (2.0, 0.0), 0)
+
+
+def test_dictionaries_match_key_by_key_within_the_tolerance():
+    assert close({"a": 1.0 + 1e-12, "b": (2.0, 3)}, {"a": 1.0, "b": (2.0, 3)}, 1e-9)
+    assert not close({"a": 1.1}, {"a": 1.0}, 1e-9) and not close({"b": 1.0}, {"a": 1.0}, 1e-9)
+    assert not close({"a": 1.0, "b": 2.0}, {"a": 1.0}, 1e-9)
+    assert close({"a": 1.05}, {"a": 1.0}, 0.1) and not check_value("t.dict", [("a", 1.0)], {"a": 1.0}).passed
+
+
+def test_lists_that_are_not_numbers_match_item_by_item_and_length():
+    assert close([1.0, "a"], [1.0, "a"], 0) and close((1.05, "a"), [1.0, "a"], 0.1)
+    assert not close([1.0], [1.0, "a"], 0) and not close([1.0, "a", 2.0], [1.0, "a"], 0)
+    assert not close("ab", ["a", "b"], 0) and not close([2.0, "a"], [1.0, "a"], 0)
+
+
+def test_arrays_that_are_not_numbers_match_only_equal_arrays():
+    t, f = np.array([True, False]), np.array([True, True])
+    assert close(t, np.array([True, False]), 0) and not close(f, t, 0)
+    assert not close([True, False], t, 0) and not close(t, [True, False], 0)
+    assert close(np.array(["a", "b"]), np.array(["a", "b"]), 0)
+
+
+def test_other_objects_are_compared_with_equality():
+    assert close({1, 2}, {2, 1}, 0) and not close({1}, {1, 2}, 0)
+    assert close(frozenset(), frozenset(), 0) and not close(1j, 2j, 0)
+
+
+def test_comparing_the_largest_floats_raises_no_overflow_warning():
+    import warnings
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert not close(1e308, -1e308, 1e-9) and not close(np.array([-1.7e308]), np.array([1.7e308]), 0.5)
+
+
+def test_feedback_shows_one_element_tuples_and_arrays_at_six_digits_or_in_full():
+    assert check_value("t.one", (1.5,), (2.5,)).feedback.startswith("[t.one] 0/1 points: (1.5,) is wrong")
+    third = np.array([1.0 / 3.0, 2.0])
+    assert ex._show(third) == "[0.333333 2.      ]"
+    assert ex._show(third, precise=True) == "[0.3333333333333333 2.                ]"
+    assert "..." in ex._show(np.arange(21.0)) and "..." not in ex._show(np.arange(20.0))
+    assert "..." in ex._show(np.arange(21.0), True) and "..." not in ex._show(np.arange(20.0), True)
+    r = check("t.arr", lambda: third, lambda: third + 1e-9, cases=[()])
+    assert r.feedback.endswith("expected: [0.33333333433333334 2.000000001        ]\n"
+                               "  got:      [0.3333333333333333 2.                ]")  # six digits print both alike
