@@ -186,3 +186,29 @@ def test_tick_returns_the_new_clock_and_a_closed_table_refuses_ticks():
 def test_a_clock_table_needs_at_least_one_worker(bad):
     with pytest.raises(ValueError, match=f"ClockTable: n_workers {bad!r} must be an integer >= 1"):
         ClockTable(bad)
+
+
+def test_a_timeout_under_ssp_says_which_clock_the_laggard_must_reach():
+    table = ClockTable(2)
+    for _ in range(3):
+        table.tick(0)
+    with pytest.raises(StragglerTimeout, match=r"worker 1 lags at clock 0 \(needs >= 2\)") as e:
+        table.wait_until(0, 3, SSP(1), timeout=0.02)
+    assert (e.value.worker, e.value.clock, e.value.lagging, e.value.lagging_clock) == (0, 3, 1, 0)
+
+
+def test_the_worker_one_past_the_last_is_unknown_not_removed():
+    with pytest.raises(ValueError, match=r"^tick: worker 2 is not one of 0 .. 1$"):
+        ClockTable(2).tick(2)
+
+
+def test_closed_and_removed_messages_say_what_to_do():
+    table = ClockTable(2)
+    table.remove_worker(1)
+    with pytest.raises(RuntimeError) as e:
+        table.tick(1)
+    assert str(e.value) == "tick: worker 1 was removed from the server and may not push, pull or tick any more"
+    table.close()
+    with pytest.raises(ServerClosed) as e:
+        table.tick(0)
+    assert str(e.value) == "tick: the parameter server is closed (worker 0); build a new server to train again"
