@@ -2,11 +2,13 @@
 no lost update, the SSP bound on every pull, BSP equal to the simulator update for update, bad
 pushes refused with nothing changed on any server, a silent worker named and removed or reported;
 and the client's API on the threaded server."""
+import re
 from pathlib import Path
 
 import numpy as np
 import pytest
 
+from minidl.bench import ps_mpi
 from minidl.distributed import launch
 from minidl.ps import ASP, BSP, SGD, ComputeTime, KeyLayout, ParameterServer, moons_task, simulate
 from minidl.ps.mpi import LocalClient, shard_bounds
@@ -90,3 +92,11 @@ def test_local_client_is_the_threaded_server_behind_the_same_three_calls():
     assert a.clock() == 1
     b.push(None, -np.ones(8))
     assert np.array_equal(b.pull(), [2, 2, 2, 2, 1, 1, 1, 1])
+
+
+def test_benchmark_prints_a_row_per_server_count_and_the_ratios(capsys):
+    assert ps_mpi.main(["--servers", "1", "2", "--workers", "2", "--rounds", "2", "--floats", "5000"]) == 0
+    lines = capsys.readouterr().out.strip().splitlines()
+    rows = [line.split() for line in lines if re.match(r"^\s+[12]\s+\d", line)]
+    assert [r[0] for r in rows] == ["1", "2"] and all(float(x) > 0 for r in rows for x in r[1:])
+    assert lines[-1].startswith("ratios:") and len(re.findall(r"[\d.]+x", lines[-1])) == 4
