@@ -11,7 +11,7 @@ import pytest
 from minidl.bench import ps_mpi
 from minidl.distributed import launch
 from minidl.ps import ASP, BSP, SGD, ComputeTime, KeyLayout, ParameterServer, moons_task, simulate
-from minidl.ps.mpi import LocalClient, shard_bounds
+from minidl.ps.mpi import LocalClient, ServerRank, shard_bounds
 
 JOB = Path(__file__).parent / "mpi_jobs_ps" / "ps_job.py"
 
@@ -77,6 +77,32 @@ def test_a_silent_worker_under_bsp_is_named_then_removed_or_reported():
     stopped = job("crash", "stop")
     assert sorted(stopped["errors"]) == [0, 1, 2]
     assert all("worker 3 lags at clock 2" in e for e in stopped["errors"].values())
+
+
+@pytest.mark.parametrize("every, resumed_at", [(3, 6), (4, 4)])
+def test_a_killed_server_rank_restarts_from_the_last_checkpoint_and_finishes_as_if_never_stopped(
+        tmp_path, every, resumed_at):
+    path = str(tmp_path / "ck")
+    killed = launch(JOB, n=6, args=["restart", path, every, "kill"], timeout=240, check=False)
+    assert killed.result is None  # server rank 1 died at clock 7: the job did not finish
+    out = job("restart", path, every, "resume")
+    assert out["start"] == resumed_at  # clocks lost: 7 - resumed_at, less than `every`
+    assert len(out["pushes"]) == 4 * (10 - resumed_at) and {c for c, _ in out["saves"]} <= {8, 9, 10}
+    task = moons_task(n=256, hidden=(16,), batch=16, seed=0)
+    sim = simulate(task, BSP(), 4, rule=SGD(0.1), n_shards=2, updates=40)
+    np.testing.assert_allclose(out["params"], sim.server.snapshot(), rtol=0, atol=1e-12)
+
+
+def test_checkpoints_need_bsp_and_say_why():
+    class Comm:  # the two calls ServerRank makes before serving
+        def Get_rank(self):
+            return 0
+
+        def Get_size(self):
+            return 3
+
+    with pytest.raises(ValueError, match="consistent cut at the barrier"):
+        ServerRank(Comm(), KeyLayout.uniform(4, 2), np.zeros(8), 2, policy=ASP(), checkpoint="x", every=2)
 
 
 def test_shard_bounds_are_those_of_the_one_process_server():

@@ -4,6 +4,8 @@
     ps_job.py train POLICY K [nodelay]  moons 2-16-2 under BSP / SSP2 / ASP for K clocks, worker 3 slowed
     ps_job.py bad                a wrong key, a wrong length, a NaN and a raw bad header
     ps_job.py crash MODE         under BSP worker 3 stops talking at clock 2; MODE stop or remove
+    ps_job.py restart PATH K RUN  BSP for 10 clocks, checkpoints every K; RUN kill: server rank 1 dies
+                                 at clock 7; RUN resume: continue from the checkpoint
 """
 import sys
 
@@ -83,3 +85,11 @@ elif what == "crash":
                 on_timeout=sys.argv[2], crash={3: 2})
     if rank == 0:
         report({"removed": run.removed, "errors": run.errors, "pushes": run.pushes})
+
+elif what == "restart":
+    path, k, mode = sys.argv[2], int(sys.argv[3]), sys.argv[4]
+    task = moons_task(n=256, hidden=(16,), batch=16, seed=0)
+    run = train(comm, task, BSP(), N_SERVERS, rule=SGD(0.1), iterations=10, timeout=30, checkpoint=path,
+                every=k, resume=mode == "resume", kill_server={1: 7} if mode == "kill" else None)
+    if rank == 0:
+        report({"params": run.params, "start": run.start, "saves": run.saves, "pushes": run.pushes})

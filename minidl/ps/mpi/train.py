@@ -36,6 +36,7 @@ class MPIRun:
         removed: (server, worker, its clock, why) for every remove_worker the servers made.
         errors: {worker: message} of the workers whose pull or push failed (they stopped).
         seconds: wall time of the run; ranks: (n_servers, n_workers).
+        saves: (clock, seconds) of every checkpoint a server rank wrote; start: the first clock.
     """
     params: np.ndarray
     pushes: np.ndarray
@@ -45,6 +46,8 @@ class MPIRun:
     errors: dict
     seconds: float
     ranks: tuple
+    saves: list = field(default_factory=list)
+    start: int = 0
 
     def updates_to(self, target: float) -> float:
         """Pushes applied when worker 0 first read a loss <= target (inf if never)."""
@@ -58,7 +61,9 @@ class MPIRun:
 
 def train(comm, task, policy: Consistency, n_servers: int = 1, *, rule=None, iterations: int = 20,
           compute: Callable[[int, int], float] | None = None, keys: Keys = None, eval_every: int = 0,
-          timeout: float = 30.0, on_timeout: str = "stop", crash: dict[int, int] | None = None):
+          timeout: float = 30.0, on_timeout: str = "stop", crash: dict[int, int] | None = None,
+          checkpoint: str | None = None, every: int = 0, resume: bool = False,
+          kill_server: dict[int, int] | None = None):
     """Trains `task` with ranks 0 .. n_servers - 1 serving and the others working.
 
     Args:
@@ -70,6 +75,10 @@ def train(comm, task, policy: Consistency, n_servers: int = 1, *, rule=None, ite
         eval_every: worker 0 measures the loss of what it pulled every this many clocks (0: never).
         timeout, on_timeout: see ServerRank ("stop" or "remove" a lagging or silent worker).
         crash: {worker: clock}: that worker stops talking at that clock, as if its process died.
+        checkpoint, every: under BSP, server rank r saves to f"{checkpoint}.server{r}.npz" every
+            `every` clocks; resume: load those files and continue from their clock.
+        kill_server: {server rank: clock}: that rank dies (SIGKILL) when the slowest worker
+            reaches the clock; the job fails, and a relaunch with resume=True continues it.
 
     Returns:
         An MPIRun on rank 0; None on the other ranks.
@@ -82,14 +91,23 @@ def train(comm, task, policy: Consistency, n_servers: int = 1, *, rule=None, ite
     comm.Barrier()
     t0 = comm.bcast(time.time(), root=0)
     mine: dict = {"pushes": [], "curve": [], "error": None}
+    start = 0
     if rank < n_servers:
+        path = None if checkpoint is None else f"{checkpoint}.server{rank}.npz"
         server = ServerRank(comm, task.layout, task.init(), n_servers, rule=rule, policy=policy,
-                            timeout=timeout, on_timeout=on_timeout).serve()
-        mine.update(reads=[(rank, *r) for r in server.reads], removed=[(rank, *r) for r in server.removed])
+                            timeout=timeout, on_timeout=on_timeout, checkpoint=path, every=every,
+                            die_at=(kill_server or {}).get(rank))
+        start = server.resume() if resume else 0
+    start = comm.bcast(start, root=0)
+    if rank < n_servers:
+        server.serve()
+        mine.update(reads=[(rank, *r) for r in server.reads], removed=[(rank, *r) for r in server.removed],
+                    saves=server.saves)
         shard = np.ascontiguousarray(server.shard.params)
     else:
         w, ps = rank - n_servers, Client(comm, task.layout, n_servers, timeout)
-        mine["error"] = _work(ps, task, w, n_workers, iterations, compute, keys, eval_every,
+        ps.c = start
+        mine["error"] = _work(ps, task, w, n_workers, range(start, iterations), compute, keys, eval_every,
                               (crash or {}).get(w), t0, mine)
     seconds = time.time() - t0
     params = None
@@ -112,7 +130,7 @@ def train(comm, task, policy: Consistency, n_servers: int = 1, *, rule=None, ite
                   [r for m in everyone[:n_servers] for r in m["reads"]], curve,
                   [r for m in everyone[:n_servers] for r in m["removed"]],
                   {i - n_servers: m["error"] for i, m in enumerate(everyone) if m["error"]},
-                  seconds, (n_servers, n_workers))
+                  seconds, (n_servers, n_workers), [r for m in everyone[:n_servers] for r in m["saves"]], start)
 
 
 def _work(ps, task, w, n_workers, iterations, compute, keys, eval_every, crash_at, t0, mine):
@@ -120,7 +138,7 @@ def _work(ps, task, w, n_workers, iterations, compute, keys, eval_every, crash_a
     local = task.init()
     where = task.layout.flat(task.layout.resolve(keys, "pull"))
     try:
-        for c in range(iterations):
+        for c in iterations:
             if crash_at == c:
                 return None  # silent from here on: the servers must notice by themselves
             local[where] = ps.pull(keys)

@@ -71,10 +71,16 @@ class ServerRank:
         timeout: seconds a pull may wait, and a silent worker may stay silent, before
             `on_timeout` acts: "stop" answers the waiting worker with StragglerTimeout naming
             the lagging worker; "remove" calls remove_worker on it and goes on without it.
+        checkpoint, every: under BSP, save this rank's server to `checkpoint` (a path) each time
+            the slowest worker reaches a multiple of `every` clocks: at the barrier no update of
+            the next clock exists yet, so the files of all server ranks form one consistent cut.
+        die_at: fault injection: this rank kills itself (SIGKILL) when the slowest clock reaches it.
     """
+    saves: list  # (clock, seconds) of every checkpoint written
 
     def __init__(self, comm, layout: KeyLayout, init, n_servers: int, *, rule=None, policy=None,
-                 timeout: float = 30.0, on_timeout: str = "stop"):
+                 timeout: float = 30.0, on_timeout: str = "stop", checkpoint=None, every: int = 0,
+                 die_at: int | None = None):
         if on_timeout not in ("stop", "remove"):
             raise ValueError(f"ServerRank: on_timeout={on_timeout!r}; use 'stop' or 'remove'")
         self.comm, self.rank, self.n_servers = comm, comm.Get_rank(), n_servers
@@ -89,7 +95,17 @@ class ServerRank:
         self.done: set = set()
         self._sends: list = []       # [(request, buffer)] until delivered
         self._heard = [time.monotonic()] * self.n_workers
+        if checkpoint is not None and (every < 1 or self.ps.policy.staleness != 0):
+            raise ValueError(f"ServerRank: checkpoints every {every} clocks under {self.ps.policy!r}; "
+                             "they need BSP() (a consistent cut at the barrier) and every >= 1")
+        self.checkpoint, self.every, self.die_at, self.saves = checkpoint, every, die_at, []
         self._freeze()
+
+    def resume(self) -> int:
+        """Loads this rank's checkpoint; returns the clock the workers resume from."""
+        self.ps.load(self.checkpoint)
+        self._freeze()
+        return self.ps.clocks.slowest()
 
     def _freeze(self) -> None:
         # under BSP a read of clock c sees exactly the updates of clocks < c (the simulator's BSP,
@@ -117,6 +133,16 @@ class ServerRank:
         """Workers removed for lagging or silence."""
         return {w for w, _, _ in self.removed}
 
+    def _barrier(self, clock: int) -> None:
+        if clock == self.die_at:
+            import os
+            import signal
+            os.kill(os.getpid(), signal.SIGKILL)
+        if self.checkpoint is not None and clock % self.every == 0:
+            start = time.perf_counter()
+            self.ps.save(self.checkpoint)
+            self.saves.append((clock, time.perf_counter() - start))
+
     def _reply(self, w: int, status: int, a: int = 0, b: int = 0, data=None) -> None:
         dest = self.n_servers + w
         self._heard[w] = time.monotonic()  # an answered worker is not silent: it is busy now
@@ -139,6 +165,7 @@ class ServerRank:
             self.ps.tick(w)
             if self.ps.clocks.slowest() != slowest:
                 self._freeze()
+                self._barrier(self.ps.clocks.slowest())
             parked, self.parked = self.parked, []
             for w2, h2, since in parked:
                 self._pull(w2, h2, since)
