@@ -274,3 +274,55 @@ def test_repr_without_a_label_and_with_a_gradient():
 def test_constructor_keeps_an_integer_as_float_and_the_label():
     v = Value(3, label="w")
     assert type(v.data) is float and v.data == 3.0 and v.label == "w" and v.grad == 0.0
+
+
+def test_each_gate_records_the_operation_that_graph_pictures_print():
+    x, y = Value(2.0), Value(0.5)
+    made = {"+": x + y, "*": x * y, "max": x.max(y), "neg": -x, "-": x - y, "/": x / y, "**3": x ** 3,
+            "**": x ** y, "relu": x.relu(), "sigmoid": x.sigmoid(), "tanh": x.tanh(), "exp": x.exp(),
+            "log": x.log()}
+    assert {op: v._op for op, v in made.items()} == {op: op for op in made}
+    assert y.max(x)._op == "max" and (3.0 - x)._op == "-" and (3.0 / x)._op == "/" and (3.0 ** x)._op == "**"
+
+
+@pytest.mark.parametrize("make, op", [
+    (lambda: Value(1.0).max("a"), "max"), (lambda: Value(1.0) - "a", "-"), (lambda: "a" - Value(1.0), "-"),
+    (lambda: Value(1.0) / "a", "/"), (lambda: "a" / Value(1.0), "/"), (lambda: Value(1.0) ** "a", "**"),
+    (lambda: "a" ** Value(1.0), "**"),
+])
+def test_an_unsupported_operand_is_refused_naming_the_operator_and_the_fix(make, op):
+    with pytest.raises(TypeError) as e:
+        make()
+    assert str(e.value) == (f"Value {op}: unsupported operand 'a' of type str; use a Value or a real number "
+                            "(for arrays, use minidl.tensor.Tensor)")
+
+
+@pytest.mark.parametrize("make, message", [
+    (lambda: Value(1.0) / 0.0, "Value /: division by zero (1 / 0); the denominator must be nonzero, "
+                               "e.g. add a small epsilon"),
+    (lambda: Value(-2.0) ** Value(0.5), "Value **: negative base -2 with fractional exponent 0.5 has no real "
+                                        "value; use an integer exponent or a positive base"),
+    (lambda: Value(-2.0) ** Value(2.0), "Value **: base -2 is negative, so d(a**b)/db = a**b * log(a) does "
+                                        "not exist; use a plain number as the exponent"),
+    (lambda: Value(710.0).exp(), "Value.exp: exp(710) overflows a float (the largest argument is about 709); "
+                                 "scale the input down"),
+    (lambda: Value(-1.0).log(), "Value.log: log of a non-positive number (-1); log needs a > 0, e.g. clamp "
+                                "the input or add a small epsilon"),
+])
+def test_each_refusal_says_what_went_wrong_and_how_to_fix_it(make, message):
+    with pytest.raises((ValueError, ZeroDivisionError, OverflowError)) as e:
+        make()
+    assert str(e.value) == message
+
+
+def test_log_and_a_value_power_of_a_base_between_0_and_1():
+    assert Value(0.5).log().data == math.log(0.5)
+    out, (da, db) = grads(lambda a, b: a ** b, 0.5, 2.0)
+    assert out == 0.25 and da == pytest.approx(1.0) and db == pytest.approx(0.25 * math.log(0.5))
+
+
+def test_a_float_subclass_is_stored_as_a_plain_float():
+    class Named(float):
+        pass
+    v = Value(Named(2.5))
+    assert type(v.data) is float and v.data == 2.5
