@@ -455,3 +455,111 @@ def test_log_softmax_values_and_gradient_on_a_small_row():
     np.testing.assert_allclose(out.data, np.log(p), rtol=1e-14)
     (out * Tensor([[1.0, 0.0, 0.0]], dtype=np.float64)).sum().backward()
     np.testing.assert_allclose(x.grad, np.array([[1.0, 0.0, 0.0]]) - p, rtol=1e-14)
+
+
+def test_each_op_records_its_name_and_the_arrays_its_backward_reads():
+    x = Tensor(np.array([[1.0, 2.0], [3.0, 4.0]]), requires_grad=True)
+    y = Tensor(np.array([[0.5, 1.0], [2.0, 1.5]]), requires_grad=True)
+    made = {"+": x + y, "-": x - y, "*": x * y, "/": x / y, "**2": x ** 2, "neg": -x, "@": x @ y,
+            "transpose": x.T, "reshape": x.reshape(4), "index": x[0], "sum": x.sum(), "max": x.max(),
+            "exp": x.exp(), "log": x.log(), "relu": x.relu(), "sigmoid": x.sigmoid(), "tanh": x.tanh(),
+            "log_softmax": x.log_softmax()}
+    assert {op: t._op for op, t in made.items()} == {op: op for op in made}
+    assert made["*"].saved_arrays == (x.data, y.data) and made["/"].saved_arrays[1] is y.data
+    assert made["**2"].saved_arrays == (x.data,) and (x ** 0).saved_arrays == ()
+    assert made["log"].saved_arrays == (x.data,) and made["relu"].saved_arrays == (x.data,)
+    assert made["exp"].saved_arrays[0] is made["exp"].data and made["tanh"].saved_arrays[0] is made["tanh"].data
+    assert made["sigmoid"].saved_arrays[0] is made["sigmoid"].data
+    assert made["log_softmax"].saved_arrays[0] is made["log_softmax"].data
+    assert made["+"].saved_arrays == () and made["reshape"].saved_arrays == ()
+    assert made["@"].saved_arrays == (y.data, x.data)
+    idx = np.array([1, 0, 1])
+    assert x[idx].saved_arrays[0] is idx and x[0].saved_arrays == ()
+    assert made["max"].saved_arrays[0] is x.data
+
+
+@pytest.mark.parametrize("make, error, message", [
+    (lambda: Tensor([1.0]) / Tensor([0.0, 2.0, 0.0]), ZeroDivisionError,
+     "Tensor /: the denominator of shape (3,) holds 2 zero(s); add a small epsilon"),
+    (lambda: Tensor([0.0, 1.0]) ** -1, ZeroDivisionError, "Tensor **: 0 ** -1 in a tensor of shape (2,)"),
+    (lambda: Tensor([-1.0]) ** 0.5, ValueError, "Tensor **: negative entries with fractional exponent 0.5"),
+    (lambda: Tensor([1.0]) ** "2", TypeError, "Tensor **: the exponent must be a number, got str"),
+    (lambda: Tensor([1.0]) ** True, TypeError, "Tensor **: the exponent must be a number, got bool"),
+    (lambda: Tensor([0.0, -2.0, 3.0]).log(), ValueError,
+     "Tensor.log: 2 non-positive entries (smallest -2); clamp or add an epsilon"),
+    (lambda: Tensor(np.ones((2, 0))).max(axis=1), ValueError,
+     "Tensor.max: no entries along axis 1 of shape (2, 0); the maximum of nothing is undefined"),
+    (lambda: Tensor(np.ones(6)).reshape(4, 2), ValueError,
+     "Tensor.reshape: cannot reshape (6,) (6 entries) into (4, 2)"),
+    (lambda: Tensor([1.0]) + "a", TypeError,
+     "Tensor +: unsupported operand str; use a Tensor, a numpy array or a number"),
+    (lambda: Tensor(np.ones(2)) @ np.ones((2, 2)), ValueError,
+     "Tensor @: shapes (2,) and (2, 2) do not multiply; need (..., n, k) @ (..., k, m) with the same k"),
+    (lambda: Tensor(np.ones((2, 3))) - Tensor(np.ones(2)), ValueError,
+     "Tensor -: shapes (2, 3) and (2,) do not broadcast; make trailing axes equal or 1 (reshape one of them)"),
+    (lambda: Tensor(1.0).backward(), RuntimeError, "Tensor.backward: this tensor does not require a gradient; "
+     "create a leaf with requires_grad=True and compute from it"),
+    (lambda: Tensor(np.ones(3), requires_grad=True).backward(), RuntimeError, "Tensor.backward: the output has "
+     "shape (3,), not a scalar; reduce it (e.g. .sum() or .mean()) or pass grad="),
+    (lambda: Tensor([1.0], dtype=np.int64), TypeError, "Tensor: dtype int64 is not supported; use float32 or float64"),
+    (lambda: Tensor(["a"]), TypeError, "Tensor: cannot make a float tensor from <U1 data (list); pass numbers or a "
+     "numeric array"),
+    (lambda: Tensor.from_numpy([1.0]), TypeError, "Tensor.from_numpy: got list; pass a float32 or float64 numpy "
+     "array (convert with .astype), or use Tensor(data) to copy"),
+])
+def test_each_refusal_names_the_operation_the_values_and_the_fix(make, error, message):
+    with pytest.raises(error) as e:
+        make()
+    assert str(e.value) == message
+
+
+def test_axis_errors_name_the_axis_the_shape_and_the_allowed_range():
+    t = Tensor(np.ones((2, 3)))
+    with pytest.raises(np.exceptions.AxisError) as e:
+        t.sum(axis=2)
+    assert str(e.value) == ("Tensor.sum: axis 2 is out of range for a tensor of 2 dimensions (shape (2, 3)); "
+                            "use an axis in [-2, 2)")
+    with pytest.raises(np.exceptions.AxisError) as e:
+        t.mean(axis=(1, -1))
+    assert str(e.value) == "Tensor.mean: axis (1, -1) repeats an axis of a tensor of 2 dimensions; name each axis once"
+    with pytest.raises(np.exceptions.AxisError, match=r"Tensor.max: axis True"):
+        t.max(axis=True)
+    with pytest.raises(np.exceptions.AxisError) as e:
+        t.transpose(0)
+    assert str(e.value) == ("Tensor.transpose: axes (0,) are not a permutation of 2 axes (shape (2, 3)); "
+                            "name each axis once, negative counting from the end")
+    assert t.sum(axis=-2).shape == (3,) and t.sum(axis=[0, 1]).shape == () and t.sum(np.int64(1)).shape == (2,)
+
+
+def test_transpose_by_explicit_axes_and_by_default_reverses_or_permutes():
+    t = Tensor(np.arange(24.0).reshape(2, 3, 4), requires_grad=True)
+    assert t.transpose().shape == (4, 3, 2) and t.T.shape == (4, 3, 2)
+    assert t.transpose(1, 2, 0).shape == (3, 4, 2) and t.transpose((2, 0, 1)).shape == (4, 2, 3)
+    t.transpose(1, 2, 0).sum().backward()
+    assert t.grad.shape == (2, 3, 4)
+
+
+def test_a_mean_over_one_axis_divides_by_that_axis_length_only():
+    x = Tensor(np.ones((2, 5)), requires_grad=True, dtype=np.float64)
+    out = x.mean(axis=1, keepdims=True)
+    assert out.shape == (2, 1) and out.data.tolist() == [[1.0], [1.0]]
+    out.sum().backward()
+    np.testing.assert_array_equal(x.grad, np.full((2, 5), 0.2))
+
+
+def test_max_with_keepdims_routes_the_gradient_to_each_rows_winner():
+    x = Tensor(np.array([[1.0, 5.0, 2.0], [7.0, 0.0, 7.0]]), requires_grad=True, dtype=np.float64)
+    out = x.max(axis=1, keepdims=True)
+    assert out.shape == (2, 1) and out.data.ravel().tolist() == [5.0, 7.0]
+    (out * Tensor([[2.0], [4.0]], dtype=np.float64)).sum().backward()
+    np.testing.assert_array_equal(x.grad, [[0.0, 2.0, 0.0], [2.0, 0.0, 2.0]])
+
+
+def test_numbers_and_arrays_on_either_side_keep_the_tensors_dtype_and_values():
+    x = Tensor([2.0, 4.0], requires_grad=True)
+    assert (1.0 - x).data.tolist() == [-1.0, -3.0] and (8.0 / x).data.tolist() == [4.0, 2.0]
+    assert (x - 1).dtype == np.float32 and (x + np.float64(1.0)).dtype == np.float32
+    assert (x * np.array([1.0, 2.0])).dtype == np.float64
+    assert (x + np.array([1, 2])).dtype == np.float32 and (x + np.array([1, 2])).data.tolist() == [3.0, 6.0]
+    (8.0 / x).sum().backward()
+    np.testing.assert_allclose(x.grad, [-2.0, -0.5])
