@@ -289,3 +289,98 @@ def test_a_closed_server_refuses_the_context_manager_exit_closes_it():
     assert ps.clocks.closed
     with pytest.raises(RuntimeError, match="closed"):
         ps.pull(0)
+
+
+def test_the_server_applies_its_rules_state_and_each_pushs_staleness():
+    """Adagrad keeps a cache per shard; DynSGD divides the rate by staleness + 1."""
+    from minidl.ps import Adagrad, DynSGD
+    ps = ParameterServer(KeyLayout.uniform(2, 1), np.zeros(2), n_shards=2, rule=Adagrad(1.0, eps=0.0))
+    ps.push(0, None, np.array([3.0, -4.0]))
+    ps.push(0, None, np.array([4.0, 3.0]))
+    np.testing.assert_allclose(ps.snapshot(), [-1.0 - 4.0 / 5.0, 1.0 - 3.0 / 5.0], rtol=1e-15)
+    ps = ParameterServer(1, np.zeros(1), n_workers=2, rule=SGD(DynSGD(1.0)))
+    ps.pull(0)
+    ps.pull(1)
+    ps.push(1, 0, [1.0])                 # staleness 0: full step
+    assert ps.push(0, 0, [1.0]) == 0     # computed from the same read as worker 1's push
+    ps.pull(1)
+    ps.push(1, 0, [1.0])
+    assert ps.push(0, 0, [2.0]) == 1     # one update computed from a newer read: half the step
+    assert ps.snapshot()[0] == -1.0 - 1.0 - 1.0 - 2.0 / 2
+
+
+def test_the_table_of_versions_read_stays_bounded_by_2_workers_plus_8():
+    ps = ParameterServer(1, n_workers=1)
+    sizes = []
+    for _ in range(30):
+        ps.pull(0)
+        assert ps.push(0, 0, [0.0]) == 0
+        sizes.append(len(ps.shards[0].from_version))
+    assert max(sizes) == 2 * 1 + 8 and min(sizes[12:]) >= 1
+
+
+def test_pull_and_byte_counters_add_up_over_several_pulls():
+    ps = ParameterServer(KeyLayout.uniform(4, 2), n_shards=2)
+    ps.pull(0)
+    ps.pull(0, [3, 1])
+    ps.pull(0, range(0, 1))
+    stats = ps.stats()
+    assert stats["pulls"].tolist() == [3, 2] and stats["bytes_out"].tolist() == [(4 + 2 + 2) * 8, (4 + 2) * 8]
+
+
+def test_an_error_inside_the_with_block_is_not_swallowed():
+    with pytest.raises(KeyError, match="inside"), ParameterServer(1):
+        raise KeyError("inside")
+
+
+@pytest.mark.parametrize("call, message", [
+    (lambda ps: ps.pull(0, clock=4), "pull: worker 0 says clock 4 but has finished 0 iterations"),
+    (lambda ps: ps.wait(0, clock=4), "pull: worker 0 says clock 4 but has finished 0 iterations"),
+    (lambda ps: ps.ready(0, clock=4), "ready: worker 0 says clock 4 but has finished 0 iterations"),
+    (lambda ps: ps.tick(7), "tick: worker 7 is not one of 0 .. 1"),
+])
+def test_each_refusal_names_the_call_that_made_it(call, message):
+    ps = ParameterServer(4, n_workers=2)
+    with pytest.raises(ValueError) as e:
+        call(ps)
+    assert str(e.value).startswith(message)
+
+
+def test_ready_and_wait_take_the_clock_asked_and_the_worker_asking():
+    ps = ParameterServer(1, policy=BSP(), n_workers=2, timeout=5.0)
+    ps.tick(0)
+    assert ps.ready(1, clock=0) and not ps.ready(0, clock=1) and ps.ready(1)
+    assert ps.wait(1, clock=0) >= 0.0
+    with pytest.raises(TimeoutError, match="worker 0 waited 0.02 s to start iteration 1"):
+        ps.wait(0, clock=1, timeout=0.02)
+
+
+def test_the_window_slides_with_ticks_and_when_a_worker_leaves():
+    ps = ParameterServer(1, policy=ASP(), n_workers=2, window=2)
+    ps.tick(0)
+    ps.tick(0)
+    with pytest.raises(WindowError, match=r"^tick: worker 0 at clock 2 is outside the sliding window \[0, 2\)"):
+        ps.tick(0)
+    ps.remove_worker(1)                  # the window no longer waits for worker 1
+    assert ps.window.low == 2
+    ps.push(0, 0, [1.0])                 # clock 2 is open now
+    ps.tick(0)
+
+
+def test_a_non_finite_push_counts_nan_and_inf_apart_and_lists_up_to_8_keys_in_full():
+    ps = ParameterServer(8)
+    g = np.zeros(8)
+    g[:3], g[3:] = np.nan, np.inf
+    with pytest.raises(ValueError) as e:
+        ps.push(0, None, g)
+    assert str(e.value) == ("push: worker 0 sent non-finite values (3 NaN, 5 inf) for keys [0, 1, 2, 3, 4, 5, 6, 7] "
+                            "of all keys; nothing was applied. A NaN or inf gradient usually means the worker "
+                            "diverged: lower its learning rate, clip its gradient, or check its data")
+
+
+def test_a_key_out_of_range_is_refused_naming_the_call():
+    ps = ParameterServer(4)
+    with pytest.raises(KeyError, match=r"^'shard_of: key 9 is out of range; keys are 0 .. 3'$"):
+        ps.shard_of(9)
+    with pytest.raises(KeyError, match=r"^'pull: key 9 is out of range; keys are 0 .. 3'$"):
+        ps.pull(0, 9)
