@@ -499,3 +499,15 @@ def test_feedback_shows_one_element_tuples_and_arrays_at_six_digits_or_in_full()
     r = check("t.arr", lambda: third, lambda: third + 1e-9, cases=[()])
     assert r.feedback.endswith("expected: [0.33333333433333334 2.000000001        ]\n"
                                "  got:      [0.3333333333333333 2.                ]")  # six digits print both alike
+
+
+def test_several_wrong_components_are_each_described_in_order():
+    r = check_value("t.many", (1.0, -5.0, 7.0), (2.0, 5.0, 7.0))
+    assert r.feedback.endswith("is wrong: component 1 of 3 has the right sign and order of magnitude, but is not "
+                               "right; component 2 of 3 has the wrong sign.")
+
+
+def test_a_function_check_keeps_no_expected_text_and_names_what_it_got_instead_of_a_function():
+    assert check("t.fn", lambda: 1.0, lambda: 1.0, cases=[()]).expected == ""
+    r = check("t.fn", 3, lambda: 1.0, cases=[()])
+    assert "no function yet (got 3)" in r.feedback and r.expected == ""
