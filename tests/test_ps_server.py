@@ -309,14 +309,16 @@ def test_the_server_applies_its_rules_state_and_each_pushs_staleness():
     assert ps.snapshot()[0] == -1.0 - 1.0 - 1.0 - 2.0 / 2
 
 
-def test_the_table_of_versions_read_stays_bounded_by_2_workers_plus_8():
-    ps = ParameterServer(1, n_workers=1)
+@pytest.mark.parametrize("n_workers", [1, 2])
+def test_the_table_of_versions_read_stays_bounded_by_2_workers_plus_8(n_workers):
+    ps = ParameterServer(1, n_workers=n_workers)
     sizes = []
-    for _ in range(30):
-        ps.pull(0)
-        assert ps.push(0, 0, [0.0]) == 0
-        sizes.append(len(ps.shards[0].from_version))
-    assert max(sizes) == 2 * 1 + 8 and min(sizes[12:]) >= 1
+    for _ in range(40):
+        for w in range(n_workers):
+            ps.pull(w)
+            assert ps.push(w, 0, [0.0]) == 0  # each read is followed by its own push
+            sizes.append(len(ps.shards[0].from_version))
+    assert max(sizes) == 2 * n_workers + 8 and min(sizes[20:]) >= 1
 
 
 def test_pull_and_byte_counters_add_up_over_several_pulls():
@@ -384,3 +386,35 @@ def test_a_key_out_of_range_is_refused_naming_the_call():
         ps.shard_of(9)
     with pytest.raises(KeyError, match=r"^'pull: key 9 is out of range; keys are 0 .. 3'$"):
         ps.pull(0, 9)
+
+
+def test_push_errors_name_the_push():
+    ps = ParameterServer(KeyLayout.uniform(4, 1), n_workers=2, window=2)
+    with pytest.raises(KeyError, match=r"^'push: key 9 is out of range"):
+        ps.push(0, 9, [1.0])
+    with pytest.raises(ValueError, match=r"^push: worker 0 says clock 3"):
+        ps.push(0, 0, [1.0], clock=3)
+    with pytest.raises(ValueError, match=r"^push: keys \[0, 1\] hold 2 floats but 3 values"):
+        ps.push(0, [0, 1], np.ones(3))
+    ps.tick(0)
+    ps.tick(0)
+    with pytest.raises(WindowError, match=r"^push: worker 0 at clock 2 is outside the sliding window"):
+        ps.push(0, 0, [1.0])
+
+
+def test_a_float32_push_is_counted_and_applied_as_float64():
+    ps = ParameterServer(3, rule=SGD(1.0))
+    ps.push(0, None, np.array([0.5, 1.0, 2.0], dtype=np.float32))
+    assert ps.stats()["bytes_in"].tolist() == [3 * 8] and ps.snapshot().tolist() == [-0.5, -1.0, -2.0]
+
+
+def test_a_pull_waits_for_the_timeout_it_is_given_not_the_servers():
+    ps = ParameterServer(1, policy=BSP(), n_workers=2, timeout=30.0)
+    ps.tick(0)
+    with pytest.raises(TimeoutError, match="waited 0.02 s"):
+        ps.pull(0, timeout=0.02)
+
+
+def test_a_non_finite_push_on_9_keys_is_shortened_after_8():
+    with pytest.raises(ValueError, match=r"for keys \[0, 1, 2, 3, 4, 5, 6, 7, \.\.\. \(9 keys\)\] of all keys"):
+        ParameterServer(9).push(0, None, np.full(9, np.inf))
