@@ -563,3 +563,77 @@ def test_numbers_and_arrays_on_either_side_keep_the_tensors_dtype_and_values():
     assert (x + np.array([1, 2])).dtype == np.float32 and (x + np.array([1, 2])).data.tolist() == [3.0, 6.0]
     (8.0 / x).sum().backward()
     np.testing.assert_allclose(x.grad, [-2.0, -0.5])
+
+
+def test_repr_rounds_to_4_digits_and_summarizes_beyond_8_entries():
+    assert repr(Tensor([1.0 / 3.0])) == "Tensor([0.3333], dtype=float32)"
+    assert "..." in repr(Tensor(np.arange(9.0))) and "..." not in repr(Tensor(np.arange(8.0)))
+
+
+def test_refusals_of_reflected_operators_name_the_operator():
+    x = Tensor([1.0])
+    for op, make in (("@", lambda: x.__rmatmul__("a")), ("-", lambda: x.__rsub__("a")),
+                     ("/", lambda: x.__rtruediv__("a")), ("/", lambda: x / "a")):
+        with pytest.raises(TypeError, match=f"^Tensor {op}: unsupported operand str"):
+            make()
+    with pytest.raises(RuntimeError, match=r"Register the hook on a leaf \(a parameter, or an input with "
+                                           r"requires_grad=True\)$"):
+        (Tensor([1.0], requires_grad=True) * 2.0).register_hook(print)
+
+
+def test_negative_powers_need_only_the_zero_entries_to_be_nonzero():
+    np.testing.assert_allclose((Tensor([1.0, 2.0]) ** -1).data, [1.0, 0.5])
+
+
+def test_a_power_below_one_at_zero_gives_an_infinite_slope_without_a_warning():
+    import warnings
+    x = Tensor([0.0, 4.0], requires_grad=True, dtype=np.float64)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        (x ** 0.5).sum().backward()
+    assert x.grad[0] == np.inf and x.grad[1] == 0.25
+
+
+def test_reshape_takes_a_tuple_a_list_or_separate_sizes():
+    t = Tensor(np.arange(6.0))
+    assert t.reshape((2, 3)).shape == (2, 3) and t.reshape([3, 2]).shape == (3, 2) and t.reshape(6).shape == (6,)
+    assert t.reshape(1, 6).shape == (1, 6)
+
+
+def test_indexing_with_a_tuple_of_index_arrays_saves_them_and_scatters_back():
+    x = Tensor(np.arange(6.0).reshape(2, 3), requires_grad=True, dtype=np.float64)
+    rows, cols = np.array([0, 1, 1]), np.array([2, 0, 2])
+    out = x[rows, cols]
+    assert out.data.tolist() == [2.0, 3.0, 5.0] and out.saved_arrays == (rows, cols)
+    out.sum().backward()
+    assert x.grad.tolist() == [[0.0, 0.0, 1.0], [1.0, 0.0, 1.0]]
+
+
+def test_the_empty_mean_warning_points_at_the_callers_line():
+    with pytest.warns(RuntimeWarning) as record:
+        Tensor(np.ones((0, 2))).mean()
+    assert record[0].filename == __file__
+
+
+def test_log_counts_only_the_non_positive_entries():
+    with pytest.raises(ValueError, match=r"^Tensor.log: 1 non-positive entries \(smallest 0\)"):
+        Tensor([0.0, 1.0, 0.5]).log()
+
+
+def test_sigmoid_of_a_float32_tensor_stays_float32():
+    assert Tensor([0.0, 1.0]).sigmoid().dtype == np.float32
+
+
+def test_log_softmax_shifts_each_row_by_its_own_max():
+    x = Tensor(np.array([[1000.0, 0.0], [-1000.0, -1001.0]]), dtype=np.float64)
+    out = x.log_softmax(axis=1).data
+    assert np.all(np.isfinite(out))
+    np.testing.assert_allclose(out[1], [-np.log1p(np.exp(-1.0)), -1.0 - np.log1p(np.exp(-1.0))], rtol=1e-12)
+
+
+def test_kept_bytes_counts_each_array_the_graph_holds_once():
+    from minidl.tensor import kept_bytes
+    x = Tensor(np.ones(4), requires_grad=True, dtype=np.float64)
+    y = x * x              # saves x.data twice: counted once
+    assert kept_bytes(y) == 2 * 4 * 8
+    assert kept_bytes((y * 2.0).sum()) == (4 + 4 + 4 + 1 + 1) * 8
