@@ -576,7 +576,7 @@ def test_refusals_of_reflected_operators_name_the_operator():
                      ("/", lambda: x.__rtruediv__("a")), ("/", lambda: x / "a")):
         with pytest.raises(TypeError, match=f"^Tensor {op}: unsupported operand str"):
             make()
-    with pytest.raises(RuntimeError, match=r"Register the hook on a leaf \(a parameter, or an input with "
+    with pytest.raises(RuntimeError, match=r"is not kept\. Register the hook on a leaf \(a parameter, or an input with "
                                            r"requires_grad=True\)$"):
         (Tensor([1.0], requires_grad=True) * 2.0).register_hook(print)
 
