@@ -63,7 +63,7 @@ class Tensor:
     """An array that records how it was computed, so that `backward()` can set
     `.grad = dL/d(self)` on every tensor with `requires_grad`."""
 
-    __slots__ = ("data", "grad", "requires_grad", "_prev", "_backward", "_op", "_hooks", "_saved")
+    __slots__ = ("data", "grad", "requires_grad", "_prev", "_backward", "_op", "_hooks", "_saved", "_grad_into")
     __array_ufunc__ = None  # numpy defers to Tensor: np.float64(2) * x and array + x give Tensors
 
     def __init__(self, data, requires_grad: bool = False, dtype=None):
@@ -102,6 +102,7 @@ class Tensor:
         self._op = ""
         self._hooks: tuple = ()
         self._saved: tuple = ()
+        self._grad_into = None  # (array, scale) that backward writes this leaf's gradient into
 
     # ---- basics ----------------------------------------------------------------
     shape = property(lambda self: self.data.shape)
@@ -136,6 +137,53 @@ class Tensor:
         def remove():
             self._hooks = tuple(h for h in self._hooks if h is not fn)
         return remove
+
+    def grad_into(self, out: np.ndarray | None, scale: float = 1.0) -> None:
+        """From now on backward writes this leaf's gradient, times `scale`, straight into
+        `out` (an array of the leaf's shape and dtype, e.g. a view of a flat buffer that an
+        allreduce sends) instead of a new array; `.grad` is then `out`, and later passes add
+        `scale * g` into it. `out=None` goes back to new arrays. A gradient that no longer
+        fits `out` (the data changed shape) goes to a new array, unscaled, so the owner of
+        `out` can see that `.grad is not out`. `minidl.distributed.GradientBuckets` uses it."""
+        if self._prev:
+            raise RuntimeError(f"Tensor.grad_into: only a leaf keeps a .grad; this tensor is the output of "
+                               f"'{self._op}'")
+        if out is None:
+            self._grad_into = None
+            return
+        if not isinstance(out, np.ndarray) or out.shape != self.shape or out.dtype != self.dtype \
+                or not out.flags.writeable:
+            got = (f"a {'read-only ' if not out.flags.writeable else ''}{out.dtype} array of shape {out.shape}"
+                   if isinstance(out, np.ndarray) else type(out).__name__)
+            raise ValueError(f"Tensor.grad_into: got {got}; pass a writeable {self.dtype} array of shape "
+                             f"{self.shape}, the tensor's own")
+        if not np.isfinite(scale):
+            raise ValueError(f"Tensor.grad_into: scale = {scale}; pass a finite number")
+        self._grad_into = (out, float(scale))
+
+    def _accumulate(self, g: np.ndarray) -> None:
+        """Adds g into `.grad`: into the array set by `grad_into`, into an existing `.grad`
+        array in place (the same object stays, as in PyTorch), or into a new array."""
+        if self._grad_into is not None:
+            out, scale = self._grad_into
+            if out.shape == g.shape and out.dtype == self.dtype and (self.grad is None or self.grad is out):
+                if self.grad is None:  # the first pass writes g * scale where a copy of g went before
+                    if scale == 1.0:
+                        np.copyto(out, g)
+                    else:
+                        np.multiply(g, scale, out=out)
+                    self.grad = out
+                else:
+                    np.add(out, g * scale if scale != 1.0 else g, out=out)
+                return
+        grad = self.grad
+        if grad is None:
+            self.grad = g.astype(self.dtype)
+        elif isinstance(grad, np.ndarray) and grad.shape == g.shape and grad.dtype == self.dtype \
+                and grad.flags.writeable:
+            np.add(grad, g, out=grad)  # the same bits as grad + g, in the same array
+        else:
+            self.grad = grad + g
 
     def detach(self) -> Tensor:
         """The same data (shared, not copied), cut from the graph."""
@@ -392,6 +440,9 @@ class Tensor:
     def backward(self, grad=None) -> None:
         """Adds dL/d(leaf) into `.grad` of every leaf with requires_grad (L = self).
 
+        A leaf with no `.grad` gets a new array; an existing `.grad` array is added into in
+        place (the same object, as in PyTorch), so copy a gradient to keep it across passes.
+
         Args:
             grad: dL/d(self), needed when self is not a scalar (shape of self).
         """
@@ -412,7 +463,7 @@ class Tensor:
             if g is None:
                 continue
             if not node._prev:
-                node.grad = g.astype(node.dtype) if node.grad is None else node.grad + g
+                node._accumulate(g)
                 for hook in node._hooks:  # every contribution is in: the gradient is final
                     hook(node)
                 continue
