@@ -1,5 +1,7 @@
 """Tensor autograd: every op against central differences in float64, broadcasting,
 reductions over each axis, modes and errors."""
+import os
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -610,6 +612,8 @@ def test_indexing_with_a_tuple_of_index_arrays_saves_them_and_scatters_back():
 
 
 def test_the_empty_mean_warning_points_at_the_callers_line():
+    if "MUTANT_UNDER_TEST" in os.environ:  # mutmut calls every function through one more frame
+        pytest.skip("under mutmut the caller's frame is mutmut's trampoline")
     with pytest.warns(RuntimeWarning) as record:
         Tensor(np.ones((0, 2))).mean()
     assert record[0].filename == __file__
