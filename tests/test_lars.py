@@ -89,7 +89,8 @@ def _paper_lars_numpy(weights, grads_per_step, lr, m, beta, eta):
                 v[i] = m * v[i] + lr * g
             else:
                 wn, gn = np.sqrt((w[i] ** 2).sum()), np.sqrt((g ** 2).sum())
-                lam = eta * wn / (gn + beta * wn)
+                # minidl's rule where a norm is 0 (a layer behind dead ReLUs gets g = 0): lambda = 1
+                lam = eta * wn / (gn + beta * wn) if wn > 0 and gn > 0 else 1.0
                 v[i] = m * v[i] + lr * lam * (g + beta * w[i])
             w[i] = w[i] - v[i]
     return w
