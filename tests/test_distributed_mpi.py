@@ -184,3 +184,52 @@ def test_a_second_backward_before_wait_raises_on_every_rank_instead_of_losing_th
     for result in every:
         assert "grads" not in result
         assert "second backward" in result["error"] and "no_sync()" in result["error"]
+
+
+# ---- gradient buckets as views -----------------------------------------------------------------
+
+
+@pytest.mark.parametrize("P", RANKS)
+def test_bucket_views_give_the_gradients_of_packing_bit_for_bit(P):
+    """10 SGD steps with momentum, float32: `GradientBuckets` (backward writes g / P into the
+    buffer) against `allreduce_gradients` (which packs g * (1/P) into it). Every step's
+    averaged gradients and the final weights have the same bits on every rank; the
+    overlapped reducer, whose Iallreduce may sum in another order, agrees to rounding."""
+    ranks = launch(JOBS / "buckets_job.py", n=P, args=["compare", 10], timeout=180).result
+    assert len(ranks) == P
+    for run in ranks:
+        (g_pack, w_pack), (g_view, w_view), (g_over, w_over) = run["packing"], run["views"], run["overlap"]
+        assert len(g_pack) == len(g_view) == 10
+        for step_pack, step_view, step_over in zip(g_pack, g_view, g_over):
+            for a, b, c in zip(step_pack, step_view, step_over):
+                assert a.dtype == b.dtype == np.float32
+                assert a.tobytes() == b.tobytes()
+                np.testing.assert_allclose(c, a, rtol=1e-5, atol=1e-6)
+        for a, b in zip(w_pack, w_view):
+            assert a.tobytes() == b.tobytes()
+    first = ranks[0]["views"][1]
+    assert all(all(a.tobytes() == b.tobytes() for a, b in zip(first, r["views"][1])) for r in ranks)
+
+
+@pytest.mark.parametrize("P,what,rank,expected", [
+    (2, "changed", 1, "parameter 3 changed from shape (3,) float32 to shape (1, 3) float32 after the buckets "
+                      "were built"),
+    (3, "added", 2, "parameter 4 (shape (3,)) was added after the buckets were built with 4 parameters"),
+    (4, "replaced", 0, "parameter 1's .grad was replaced by a separate array after backward; change a "
+                       "gradient in place (p.grad *= c) instead"),
+])
+def test_a_bucket_problem_on_one_rank_raises_the_same_error_on_every_rank(P, what, rank, expected, tmp_path):
+    launch(JOBS / "buckets_job.py", n=P, args=[tmp_path, what], timeout=60)
+    messages = [(tmp_path / f"rank{r}.txt").read_text() for r in range(P)]
+    assert len(set(messages)) == 1  # every rank stopped at the same step with the same words
+    lines = messages[0].splitlines()
+    assert lines[:2] == ["step 0: ok", "step 1: ok"]
+    assert lines[2] == (f"step 2: GradientBuckets.allreduce: rank {rank}: {expected}. Nothing was averaged "
+                        "and this step's gradients are lost on every rank: fix that (or build the buckets "
+                        "again for the model as it is now), then run backward again")
+
+
+def test_bucket_views_without_a_problem_run_every_step(tmp_path):
+    launch(JOBS / "buckets_job.py", n=3, args=[tmp_path, "fine"], timeout=60)
+    for r in range(3):
+        assert (tmp_path / f"rank{r}.txt").read_text().splitlines() == [f"step {k}: ok" for k in range(4)]

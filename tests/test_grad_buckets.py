@@ -135,3 +135,71 @@ def test_grad_into_equals_scaling_the_plain_gradient(hidden, scale, passes, seed
         if scale in (1.0, 0.5, 0.25) or passes == 1:
             assert np.array_equal(v, np.multiply(q.grad, scale))
         np.testing.assert_allclose(v, q.grad * scale, rtol=1e-5, atol=1e-7)
+
+
+# ---- GradientBuckets on one rank (MPI.COMM_SELF) ---------------------------------------------
+
+
+def _self():
+    from mpi4py import MPI
+    return MPI.COMM_SELF
+
+
+def test_buckets_on_one_rank_hold_every_gradient_as_a_view_of_one_buffer():
+    import minidl.distributed as dist
+    model = mlp([6, 5, 3], seed=0)
+    plain = mlp([6, 5, 3], seed=0)
+    params = model.parameters()
+    buckets = dist.GradientBuckets(params, _self())
+    assert len(buckets.buckets) == 1 and buckets.scale == 1.0
+    buf = buckets.buckets[0].buffer
+    assert buf.size == sum(p.data.size for p in params)
+    for step in range(3):
+        model.zero_grad()
+        plain.zero_grad()
+        _loss(model, step).backward()
+        _loss(plain, step).backward()
+        buckets.allreduce(model.parameters())
+        for p, q in zip(params, plain.parameters()):
+            assert p.grad.base is buckets.buckets[0].wire and p.grad.tobytes() == q.grad.tobytes()
+    buckets.close()
+    kept = [p.grad for p in params]
+    model.zero_grad()
+    _loss(model, 0).backward()
+    assert all(p.grad.base is None for p in params) and not np.shares_memory(kept[0], buf)
+
+
+def test_an_unused_parameter_gets_zeros_and_an_existing_gradient_moves_into_the_buffer():
+    import minidl.distributed as dist
+    w = Tensor(np.ones(3), requires_grad=True)
+    unused = Tensor(np.ones(2), requires_grad=True)
+    w.grad = np.full(3, 4.0, np.float32)
+    buckets = dist.GradientBuckets([w, unused], _self(), average=False)
+    assert np.array_equal(w.grad, [4.0, 4.0, 4.0]) and np.shares_memory(w.grad, buckets.buckets[0].wire)
+    unused.grad = np.full(2, 9.0, np.float32)  # replaced: refused, with the parameter named
+    with pytest.raises(ValueError, match=r"rank 0: parameter 1's .grad was replaced by a separate array"):
+        buckets.allreduce()
+    unused.grad = None
+    (w * 2.0).sum().backward()  # adds 2 to the 4 already there, in the buffer
+    buckets.allreduce()
+    assert np.array_equal(w.grad, [6.0, 6.0, 6.0]) and np.array_equal(unused.grad, [0.0, 0.0])
+
+
+def test_buckets_refuse_a_listed_twice_parameter_and_name_added_or_removed_ones():
+    import minidl.distributed as dist
+    a, b = Tensor(np.ones(3), requires_grad=True), Tensor(np.ones(2), requires_grad=True)
+    with pytest.raises(ValueError, match="a parameter is listed twice"):
+        dist.GradientBuckets([a, a], _self())
+    buckets = dist.GradientBuckets([a, b], _self(), bucket_bytes=4)
+    assert [bk.params for bk in buckets.buckets] == [[b], [a]]  # last first, one per bucket
+    c = Tensor(np.ones(4), requires_grad=True)
+    with pytest.raises(ValueError, match=r"parameter 2 \(shape \(4,\)\) was added after the buckets were built "
+                                         r"with 2 parameters"):
+        buckets.allreduce([a, b, c])
+    with pytest.raises(ValueError, match=r"parameter 1 \(shape \(2,\)\) was removed"):
+        buckets.allreduce([a])
+    with pytest.raises(ValueError, match=r"parameter 0 \(shape \(4,\)\) is not the one the buckets were built "
+                                         r"with \(shape \(3,\)\)"):
+        buckets.allreduce([c, b])
+    with pytest.raises(ValueError, match="positive size"):
+        dist.GradientBuckets([a, b], _self(), bucket_bytes=0)

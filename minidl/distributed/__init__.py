@@ -6,12 +6,15 @@
                    forward, backward, allreduce, step
     collectives    ring, recursive-doubling and naive allreduce from Sendrecv
     cost           the alpha-beta model, T_comm(batch) and T_comm(domain), fitting alpha and beta
+    buckets        `GradientBuckets`: gradients written by backward straight into the
+                   allreduce's buffer (no packing copy)
     overlap        one Iallreduce per bucket, started from a tensor hook during backward
 
 Importing this package does not start MPI; the functions that need it import
 mpi4py when called, so a notebook can plan a run here and launch it on P ranks.
 """
 from minidl.distributed import gossip  # noqa: F401  (gossip SGD on a ring or random pairs, local SGD)
+from minidl.distributed.buckets import GradientBuckets
 from minidl.distributed.collectives import (
                                      chunk_bounds,
                                      naive_allreduce,
@@ -47,7 +50,7 @@ from . import compress  # noqa: F401  (sparsified gradients, momentum correction
 from . import model_parallel as model_parallel  # noqa: F401  (layer splits, pipelines, the data x model grid)
 
 __all__ = ["launch", "report", "Run", "LaunchError", "find_mpiexec",
-           "allreduce_gradients", "broadcast_parameters", "check_same_parameters", "local_batch",
+           "allreduce_gradients", "GradientBuckets", "broadcast_parameters", "check_same_parameters", "local_batch",
            "train_data_parallel", "ring_allreduce", "recursive_doubling_allreduce", "naive_allreduce",
            "pickle_allreduce", "chunk_bounds", "ring_schedule", "simulate_ring", "ring_time", "recursive_doubling_time",
            "naive_time", "parameter_server_time", "t_comm_batch", "t_comm_domain", "fit_alpha_beta",

@@ -4,7 +4,9 @@ Backward finishes the last layer's gradients first, while it is still working on
 the earlier layers. So instead of one allreduce after backward, the gradients are
 grouped into buckets of about `bucket_bytes` (last layer first), and each bucket's
 non-blocking `Iallreduce` starts from a tensor hook the moment its last gradient
-is final. The loop changes in one line:
+is final. The gradients live in the buckets' buffers (`GradientBuckets`): backward
+writes each one, already divided by P, into the slice that is sent, so nothing is
+copied in or out. The loop changes in one line:
 
     loss.backward()                  # buckets start reducing as they fill
     reducer.wait()                   # was: allreduce_gradients(params, comm)
@@ -24,41 +26,10 @@ from __future__ import annotations
 import contextlib
 import time
 
-import numpy as np
-
+from minidl.distributed.buckets import Bucket, GradientBuckets, check_verdicts, make_buckets
 from minidl.timeline import Timeline
 
-
-class Bucket:
-    """A group of parameters reduced together in one flat buffer."""
-
-    def __init__(self, index: int, params: list):
-        self.index, self.params = index, params
-        self.buffer = np.empty(sum(p.data.size for p in params), dtype=params[0].data.dtype)
-        self.ready: set = set()
-        self.request = None
-        self.started = self.finished = None
-
-    @property
-    def nbytes(self) -> int:
-        return self.buffer.nbytes
-
-
-def make_buckets(params, bucket_bytes: int) -> list[Bucket]:
-    """Parameters in reverse order (the order backward finishes them), cut into buckets
-    of at least `bucket_bytes` (the last may be smaller), one dtype per bucket."""
-    if bucket_bytes <= 0:
-        raise ValueError(f"make_buckets: bucket_bytes = {bucket_bytes}; use a positive size in bytes")
-    buckets, current, size = [], [], 0
-    for p in reversed(list(params)):
-        if current and (size >= bucket_bytes or p.data.dtype != current[0].data.dtype):
-            buckets.append(Bucket(len(buckets), current))
-            current, size = [], 0
-        current.append(p)
-        size += p.data.nbytes
-    if current:
-        buckets.append(Bucket(len(buckets), current))
-    return buckets
+__all__ = ["Bucket", "OverlappedAllreduce", "make_buckets", "simulate_overlap"]
 
 
 class OverlappedAllreduce:
@@ -75,16 +46,16 @@ class OverlappedAllreduce:
     def __init__(self, params, comm=None, bucket_bytes: int = 1 << 20, average: bool = True,
                  timeline: Timeline | None = None, timeout: float = 60.0):
         from mpi4py import MPI
-
-        from minidl.distributed.data_parallel import check_same_parameters
-        self.MPI, self.comm = MPI, comm if comm is not None else MPI.COMM_WORLD
-        self.params = list(params)
-        check_same_parameters(self.params, self.comm, op="OverlappedAllreduce")
-        self.buckets = make_buckets(self.params, bucket_bytes)
+        if bucket_bytes is None or bucket_bytes <= 0:
+            raise ValueError(f"OverlappedAllreduce: bucket_bytes = {bucket_bytes}; use a positive size in bytes")
+        self.MPI = MPI
+        self.grads = GradientBuckets(params, comm, bucket_bytes=bucket_bytes, average=average)
+        self.comm, self.params, self.buckets = self.grads.comm, self.grads.params, self.grads.buckets
         self.average, self.timeline, self.timeout = average, timeline, timeout
-        self.rank, self.P = self.comm.Get_rank(), self.comm.Get_size()
+        self.rank, self.P = self.grads.rank, self.grads.P
         self._bucket_of = {id(p): b for b in self.buckets for p in b.params}
         self._next = 0  # buckets start in index order on every rank
+        self._problem = None  # what this rank found wrong while starting buckets, if anything
         self._sync = True  # False inside no_sync(): backward only accumulates
         self._removers = [p.register_hook(self._on_grad) for p in self.params]
 
@@ -118,13 +89,9 @@ class OverlappedAllreduce:
         self._progress()
 
     def _start(self, bucket: Bucket) -> None:
-        offset = 0
-        for p in bucket.params:
-            n = p.data.size
-            bucket.buffer[offset:offset + n] = 0 if p.grad is None else p.grad.reshape(-1)
-            offset += n
+        self._problem = bucket.settle(self.grads._position, self._problem)  # no copy: .grad is the slice
         bucket.started = self.MPI.Wtime()
-        bucket.request = self.comm.Iallreduce(self.MPI.IN_PLACE, bucket.buffer, op=self.MPI.SUM)
+        bucket.request = self.comm.Iallreduce(self.MPI.IN_PLACE, bucket.wire, op=self.MPI.SUM)
         self._next += 1
 
     def _progress(self) -> None:
@@ -135,8 +102,9 @@ class OverlappedAllreduce:
                 b.finished = self.MPI.Wtime()
 
     def wait(self) -> None:
-        """Starts any bucket backward did not fill, waits for all, writes the averages
-        into `.grad`, and resets for the next step."""
+        """Starts any bucket backward did not fill, waits for all, and resets for the next
+        step. The averages are then in `.grad`, which are slices of the buckets' buffers:
+        copy one to keep it past the next backward."""
         t0 = self.MPI.Wtime()
         while self._next < len(self.buckets):  # e.g. parameters unused in this forward
             self._start(self.buckets[self._next])
@@ -152,14 +120,8 @@ class OverlappedAllreduce:
                                    "stopped or skipped backward")
             time.sleep(0)  # yield the core to the other ranks when oversubscribed
         t1 = self.MPI.Wtime()
+        problem, self._problem = self._problem, None
         for b in self.buckets:
-            if self.average and self.P > 1:
-                b.buffer /= self.P
-            offset = 0
-            for p in b.params:
-                n = p.data.size
-                p.grad = b.buffer[offset:offset + n].reshape(p.data.shape).copy()
-                offset += n
             if self.timeline is not None:
                 self.timeline.record(f"rank {self.rank} comm", "allreduce", b.started, b.finished)
             b.ready.clear()
@@ -167,12 +129,14 @@ class OverlappedAllreduce:
         if self.timeline is not None:
             self.timeline.record(f"rank {self.rank}", "wait", t0, t1)
         self._next = 0
+        check_verdicts(self.buckets, problem, self.comm, "OverlappedAllreduce.wait")
 
     def close(self) -> None:
-        """Removes the hooks; the parameters go back to plain backward."""
+        """Removes the hooks; the parameters go back to plain backward and their own arrays."""
         for remove in self._removers:
             remove()
         self._removers = []
+        self.grads.close()
 
 
 def simulate_overlap(backward_times, grad_bytes, bucket_bytes: int, alpha: float, beta: float,
