@@ -205,8 +205,9 @@ def test_bucket_views_give_the_gradients_of_packing_bit_for_bit(P):
                 assert a.dtype == b.dtype == np.float32
                 assert a.tobytes() == b.tobytes()
                 np.testing.assert_allclose(c, a, rtol=1e-5, atol=1e-6)
-        for a, b in zip(w_pack, w_view):
+        for a, b, c in zip(w_pack, w_view, w_over):
             assert a.tobytes() == b.tobytes()
+            np.testing.assert_allclose(c, a, rtol=1e-5, atol=1e-6)
     first = ranks[0]["views"][1]
     assert all(all(a.tobytes() == b.tobytes() for a, b in zip(first, r["views"][1])) for r in ranks)
 

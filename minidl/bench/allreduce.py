@@ -9,12 +9,13 @@ repeats, with the algorithms interleaved so that machine noise hits them alike.
 GB/s is the algorithm bandwidth, the array's bytes over the time. The ratio is
 time / MPI's time: 1.00 matches MPI, 2.00 is twice as slow.
 
-The second table is the price of packing: `allreduce_gradients` on the lecture's
-784-512-512-512-10 model against one raw in-place `Allreduce` of the same bytes,
-beside what packing replaces (one `Allreduce` per parameter, one latency each) and
-what it costs at least (one copy of the same bytes, since backward leaves each
-gradient in an array of its own). On one machine the raw `Allreduce` itself runs at
-memory speed, so that copy is a large fraction of it; across a network it is not.
+The second table is the price of getting the gradients into one buffer, on the
+lecture's 784-512-512-512-10 model: `GradientBuckets` (backward writes each gradient,
+divided by P, into the buffer: no copy) and `allreduce_gradients` (packing: a copy in),
+against one raw in-place `Allreduce` of the same bytes, beside what one buffer replaces
+(one `Allreduce` per parameter, one latency each) and what packing costs at least (one
+copy of the same bytes). On one machine the raw `Allreduce` itself runs at memory
+speed, so that copy is a large fraction of it; across a network it is not.
 """
 from __future__ import annotations
 
@@ -34,14 +35,19 @@ def _args(argv):
 
 
 def _time_all(comm, fns: dict, repeats: int, setup=None) -> dict:
-    """Median over repeats of the slowest rank's time, the functions interleaved;
-    `setup()` runs untimed before each call."""
+    """Median over repeats of the slowest rank's time, the functions interleaved (in a
+    rotating order, so that none always follows the same one);
+    `setup()` (or `setup[name]()`, one per function) runs untimed before each call."""
     import numpy as np
     from mpi4py import MPI
     times = {name: [] for name in fns}
+    names = list(fns)
     for r in range(repeats + 1):  # repeat 0 warms up
-        for name, fn in fns.items():
-            if setup is not None:
+        for name in names[r % len(names):] + names[:r % len(names)]:  # each goes first in turn
+            fn = fns[name]
+            if isinstance(setup, dict):
+                setup[name]()
+            elif setup is not None:
                 setup()
             comm.Barrier()
             t0 = MPI.Wtime()
@@ -82,10 +88,26 @@ def worker(args) -> None:
     rng = np.random.default_rng(comm.rank)
     grads = [rng.standard_normal(p.data.shape).astype(p.data.dtype) for p in params]
 
-    def fresh_gradients():  # as backward leaves them: new arrays, not views of the buffer
+    viewed = mlp(args.model, seed=0).parameters()
+    buckets = dist.GradientBuckets(viewed, comm)
+    buckets.allreduce()  # from now on every .grad of `viewed` is its slice of the buffer
+
+    # before each call, untimed, its input as backward would leave it, written last (so as warm in
+    # the caches for every contender): new arrays for packing, the slices of the buffer for the views
+    def fresh_arrays():
         for p, g in zip(params, grads):
             p.grad = g
-        buf.fill(1.0)  # the raw buffer too, so repeated sums never overflow
+            g += 0.0
+
+    def fresh_views():
+        for q, g in zip(viewed, grads):
+            np.copyto(q.grad, g)
+
+    def fresh_buffer():  # the raw Allreduce's buffer gets the same bytes the same way
+        offset = 0
+        for g in grads:
+            np.copyto(buf[offset:offset + g.size], g.reshape(-1))
+            offset += g.size
 
     n_bytes = sum(p.data.nbytes for p in params)
     buf = np.ones(n_bytes // 4, dtype=np.float32)
@@ -97,10 +119,15 @@ def worker(args) -> None:
             comm.Allreduce(g, out)
 
     pack = _time_all(comm, {"raw Allreduce": lambda: comm.Allreduce(MPI.IN_PLACE, buf),
-                            "allreduce_gradients": lambda: dist.allreduce_gradients(params, comm),
+                            "GradientBuckets (views)": buckets.allreduce,
+                            "allreduce_gradients (packing)": lambda: dist.allreduce_gradients(params, comm),
                             "one Allreduce per parameter": per_parameter,
                             "one copy of the same bytes": lambda: np.copyto(copy, buf)},
-                     args.repeats * 5, setup=fresh_gradients)
+                     args.repeats * 5,
+                     setup={"raw Allreduce": fresh_buffer,
+                            "GradientBuckets (views)": fresh_views, "allreduce_gradients (packing)": fresh_arrays,
+                            "one Allreduce per parameter": fresh_arrays,
+                            "one copy of the same bytes": fresh_buffer})
     if comm.rank == 0:
         dist.report({"P": comm.size, "rows": rows, "pack": pack, "pack_bytes": n_bytes})
 
@@ -118,7 +145,7 @@ def main(argv=None) -> int:
     print(__doc__.splitlines()[0])
     print(f"float64 sums, 1 BLAS thread per rank, median of {args.repeats} repeats (more for small n), "
           f"slowest rank's time\n")
-    ring_ratios, pack_ratios, per_param_ratios, copy_ratios = [], [], [], []
+    ring_ratios, view_ratios, pack_ratios, per_param_ratios, copy_ratios = [], [], [], [], []
     for P in args.ranks:
         code = f"from minidl.bench.allreduce import main\nmain({forwarded!r})\n"
         res = launch(code=code, n=P, timeout=args.timeout).result
@@ -132,19 +159,20 @@ def main(argv=None) -> int:
                     ring_ratios.append(t / ref)
         pk = res["pack"]
         ref = pk["raw Allreduce"]
-        pack_ratios.append(pk["allreduce_gradients"] / ref)
+        view_ratios.append(pk["GradientBuckets (views)"] / ref)
+        pack_ratios.append(pk["allreduce_gradients (packing)"] / ref)
         per_param_ratios.append(pk["one Allreduce per parameter"] / ref)
         copy_ratios.append(pk["one copy of the same bytes"] / ref)
         print(f"\n  the gradients of {'-'.join(map(str, args.model))} ({res['pack_bytes'] / 1e6:.1f} MB float32)")
         for name, t in pk.items():
-            print(f"  {name:>30} {_fmt(t):>11} {t / ref:>6.2f}x")
+            print(f"  {name:>30} {_fmt(t):>11} {t / ref:>6.3f}x")
         print()
     if ring_ratios:
         print(f"ring / MPI at >= 1e6 elements: worst {max(ring_ratios):.2f}x, "
               f"median {statistics.median(ring_ratios):.2f}x (target <= 1.5x); ", end="")
-    print(f"packing overhead: worst {max(pack_ratios):.3f}x of a raw Allreduce (target <= 1.10x), "
-          f"where a copy of the same bytes alone costs {max(copy_ratios):.2f}x and one Allreduce per "
-          f"parameter {max(per_param_ratios):.2f}x")
+    print(f"gradients in one buffer: views {max(view_ratios):.3f}x of a raw Allreduce at worst (target <= "
+          f"1.10x), packing {max(pack_ratios):.3f}x, where a copy of the same bytes alone costs "
+          f"{max(copy_ratios):.2f}x and one Allreduce per parameter {max(per_param_ratios):.2f}x")
     return 0
 
 

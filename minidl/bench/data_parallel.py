@@ -1,19 +1,32 @@
-"""Data-parallel training throughput: 1 rank against P ranks, measured and predicted.
+"""Data-parallel training step: 1 rank against P ranks, measured and predicted two ways.
 
-    python -m minidl.bench.data_parallel [--ranks 1 2] [--batch 256] [--steps 30]
+    python -m minidl.bench.data_parallel [--ranks 2] [--batch 256] [--steps 40] [--runs 3]
 
 The lecture's MNIST model (784-512-512-512-10, float32, 3.7 MB of gradients) is
-trained with a fixed global batch split over P ranks (strong scaling), each rank
-with one BLAS thread. A step is forward + backward on B/P examples, then
-`allreduce_gradients`, then SGD; the table gives medians over the steps. Compute
-and step are the slowest rank's. The allreduce is timed on every rank from the end
-of its own backward, so a rank that finishes early also waits for the others there:
-the table splits that time into `wait` (the earliest rank's extra time, the load
-imbalance) and `allreduce` (the last rank's, which waits for nobody: the
-communication itself), next to the ring's alpha-beta time for the same bytes.
-The prediction is the alpha-beta model: the 1-rank step without its allreduce,
-divided by P, plus a ring allreduce of the gradients with alpha and beta fitted
-from a ping-pong measured in the same run.
+trained with a fixed global batch B split over P ranks of this machine (strong
+scaling), one BLAS thread per rank, gradients in `GradientBuckets` (backward writes
+them into the allreduce's buffer). A step is forward + backward on B/P examples, the
+allreduce, and SGD; the table gives the median step over the timed steps and the
+slowest rank's time in each part ("allreduce" is the last rank's: it waits for nobody).
+
+Each step is predicted twice, from measurements that are not the training run:
+
+- alpha-beta, the lectures' model: the 1-rank step at batch B (without its allreduce)
+  divided by P, plus a ring allreduce with alpha and beta from a warm ping-pong;
+- extended (`minidl.distributed.node`): compute of one rank alone at batch B/P times the
+  slowdown when P ranks compute at once, the optimizer's full update (every rank does
+  all of it), and an alpha-beta-gamma ring with beta from a ping-pong whose caches were
+  emptied first and gamma from cold additions, plus page faults times their cost.
+
+Three configurations show where the time went, each with the page faults per step counted:
+
+- packing, malloc's default: `allreduce_gradients` copies the gradients into one buffer,
+  and glibc returns freed arrays of more than ~128 KiB to the kernel, so new arrays are
+  faulted in again page by page (in backward, and in MPI's temporary buffer);
+- views, malloc's default: `GradientBuckets`, no copy, fewer new arrays;
+- views, memory kept: as `launch` runs every job (`KEEP_MEMORY`), no faults at all.
+
+`--runs` repeats everything to show how much the machine's noise moves the numbers.
 """
 from __future__ import annotations
 
@@ -23,20 +36,26 @@ import sys
 
 def _args(argv):
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--ranks", type=int, nargs="+", default=[1, 2])
+    p.add_argument("--ranks", type=int, nargs="+", default=[2])
     p.add_argument("--batch", type=int, default=256, help="global batch B, split over the ranks")
-    p.add_argument("--steps", type=int, default=30, help="timed steps (median)")
+    p.add_argument("--steps", type=int, default=40, help="timed steps (median)")
+    p.add_argument("--runs", type=int, default=3, help="independent runs of the whole table")
     p.add_argument("--sizes", type=int, nargs="+", default=[784, 512, 512, 512, 10])
     p.add_argument("--timeout", type=float, default=600)
     p.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
+    p.add_argument("--local", type=int, nargs="+", default=None, help=argparse.SUPPRESS)
+    p.add_argument("--packing", action="store_true", help=argparse.SUPPRESS)
     return p.parse_args(argv)
 
 
 def worker(args) -> None:
+    import resource
+
     import numpy as np
     from mpi4py import MPI
 
     import minidl.distributed as dist
+    from minidl.distributed import node
     from minidl.nn import cross_entropy, mlp
     from minidl.optim import SGD
     from minidl.tensor import Tensor
@@ -46,40 +65,70 @@ def worker(args) -> None:
     rng = np.random.default_rng(0)
     x = rng.random((args.batch, args.sizes[0]), dtype=np.float32)
     y = rng.integers(0, args.sizes[-1], args.batch)
-    xb, yb = dist.local_batch(x, y, rank, P)
     model = mlp(args.sizes, seed=0)
     params = model.parameters()
     opt = SGD(params, lr=0.01)
-    dist.broadcast_parameters(params, comm)
-    timed = {"compute": [], "comm": [], "wait": [], "step": []}
-    for k in range(args.steps + 3):  # 3 warm-up steps
-        comm.Barrier()
-        t0 = MPI.Wtime()
+    n_bytes = sum(p.data.nbytes for p in params)
+    faults = lambda: resource.getrusage(resource.RUSAGE_SELF).ru_minflt  # noqa: E731
+
+    def compute(xb, yb):
         loss = cross_entropy(model(Tensor(xb)), yb)
         opt.zero_grad()
         loss.backward()
-        t1 = MPI.Wtime()
-        dist.allreduce_gradients(params, comm)
-        t2 = MPI.Wtime()
+
+    out = {"P": P, "grad_bytes": n_bytes}
+    if P == 1:  # the inputs of both models: compute alone at every local batch, the optimizer
+        for b in args.local:
+            xb, yb = x[:b], y[:b]
+            out[f"compute {b}"] = node.median_time(lambda xb=xb, yb=yb: compute(xb, yb), args.steps)
+        out["optimizer"] = node.median_time(opt.step, args.steps)
+    xb, yb = dist.local_batch(x, y, rank, P)
+    reduce = (lambda: dist.allreduce_gradients(params, comm)) if args.packing else \
+        dist.GradientBuckets(params, comm).allreduce
+    rows = []
+    for k in range(args.steps + 3):  # 3 warm-up steps
+        comm.Barrier()
+        f0, t0 = faults(), MPI.Wtime()
+        compute(xb, yb)
+        f1, t1 = faults(), MPI.Wtime()
+        reduce()
+        f2, t2 = faults(), MPI.Wtime()
         opt.step()
         t3 = MPI.Wtime()
         if k >= 3:
-            times = np.array([t1 - t0, t2 - t1, t3 - t0])
-            slowest, fastest = np.empty(3), np.empty(3)
-            comm.Allreduce(times, slowest, op=MPI.MAX)
-            comm.Allreduce(times, fastest, op=MPI.MIN)
-            timed["compute"].append(slowest[0])
-            timed["comm"].append(fastest[1])               # the last rank to finish backward waits for nobody
-            timed["wait"].append(slowest[1] - fastest[1])  # the first one waits for the last
-            timed["step"].append(slowest[2])
-    fit = None
-    if P > 1:
+            v = np.array([t1 - t0, t2 - t1, t3 - t2, t3 - t0, f1 - f0, f2 - f1], dtype=float)
+            slowest, fastest = np.empty_like(v), np.empty_like(v)
+            comm.Allreduce(v, slowest, op=MPI.MAX)
+            comm.Allreduce(v, fastest, op=MPI.MIN)
+            rows.append((slowest[0], fastest[1], slowest[2], slowest[3], slowest[4], slowest[5]))
+    med = np.median(np.array(rows), axis=0)
+    out.update(zip(("step_compute", "step_allreduce", "step_optimizer", "step", "faults_compute",
+                    "faults_allreduce"), map(float, med)))
+    if P > 1:  # the calibrations, each on its own, after training: freeing their
+        # large arrays raises glibc's threshold for returning memory, which would hide the faults above
         sizes, seconds = dist.measure_pingpong(comm, repeats=10)
-        fit = dist.fit_alpha_beta(sizes, seconds)
+        warm = dist.fit_alpha_beta(sizes, seconds)
+        sizes, seconds = dist.measure_pingpong(comm, repeats=10, cold=True)
+        cold = dist.fit_alpha_beta(sizes, seconds)
+        out.update(alpha=warm.alpha, beta=warm.beta, alpha_cold=cold.alpha, beta_cold=cold.beta,
+                   gamma=node.measure_reduction(comm, n_bytes // P),
+                   contention=node.measure_contention(comm, lambda: compute(xb, yb)),
+                   fault_seconds=node.measure_page_fault())
     if rank == 0:
-        dist.report({"P": P, **{name: float(np.median(ts)) for name, ts in timed.items()},
-                     "grad_bytes": sum(p.data.nbytes for p in params),
-                     "alpha": fit.alpha if fit else None, "beta": fit.beta if fit else None})
+        dist.report(out)
+
+
+def predictions(base: dict, r: dict, B: int) -> tuple[float, object]:
+    """(alpha-beta step, extended StepModel) for the P-rank run `r`, from the 1-rank run `base`."""
+    from minidl.distributed import ring_time
+    from minidl.distributed.node import predict_step
+    P, n = r["P"], r["grad_bytes"]
+    work_1 = base["step"] - base["step_allreduce"]
+    simple = work_1 / P + float(ring_time(n, P, r["alpha"], r["beta"]))
+    extended = predict_step(base[f"compute {B // P}"], base["optimizer"], n, P, r["alpha"], r["beta_cold"],
+                            r["gamma"], r["contention"], r["faults_compute"] + r["faults_allreduce"],
+                            r["fault_seconds"])
+    return simple, extended
 
 
 def main(argv=None) -> int:
@@ -87,44 +136,54 @@ def main(argv=None) -> int:
     if args.worker:
         worker(args)
         return 0
-    from minidl.distributed import launch, ring_time
-    if any(args.batch % P for P in args.ranks):
-        print(f"data_parallel: the global batch {args.batch} must be a multiple of every P in {args.ranks}",
-              file=sys.stderr)
+    from minidl.distributed import launch
+    Ps = sorted(set(args.ranks) - {1})
+    if not Ps or any(args.batch % P for P in Ps):
+        print(f"data_parallel: give --ranks of 2 or more that divide the global batch {args.batch}", file=sys.stderr)
         return 2
-    forwarded = ["--worker", "--batch", str(args.batch), "--steps", str(args.steps),
-                 "--sizes", *map(str, args.sizes)]
-    code = f"from minidl.bench.data_parallel import main\nmain({forwarded!r})\n"
-    runs = {P: launch(code=code, n=P, timeout=args.timeout).result for P in sorted(set(args.ranks) | {1})}
-    base = runs[1]
-    fits = [r for r in runs.values() if r["alpha"] is not None]
-    alpha = fits[-1]["alpha"] if fits else None
-    beta = fits[-1]["beta"] if fits else None
+    common = ["--worker", "--batch", str(args.batch), "--steps", str(args.steps), "--sizes", *map(str, args.sizes)]
+    code = "from minidl.bench.data_parallel import main\nmain({!r})\n"
     print(__doc__.splitlines()[0])
     print(f"model {'-'.join(map(str, args.sizes))}, global batch {args.batch}, float32, 1 BLAS thread per rank, "
-          f"median of {args.steps} steps")
-    if alpha is not None:
-        print(f"alpha-beta fit from a ping-pong: alpha = {alpha * 1e6:.1f} us, 1/beta = {1 / beta / 1e9:.2f} GB/s")
-    print(f"\n{'P':>3} {'compute':>10} {'wait':>10} {'allreduce':>10} {'ring model':>11} {'step':>10} "
-          f"{'samples/s':>10} {'speedup':>8} {'efficiency':>10} {'predicted step':>15} {'predicted eff.':>15}")
-    effs = {}
-    work_1 = base["step"] - base["comm"] - base["wait"]  # everything but the allreduce, on one rank
-    for P, r in sorted(runs.items()):
-        sps = args.batch / r["step"]
-        speedup = base["step"] / r["step"]
-        effs[P] = speedup / P
-        if alpha is not None:
-            ring = ring_time(r["grad_bytes"], P, alpha, beta) if P > 1 else 0.0
-            pred = work_1 / P + ring
-            ring_s, pred_s, pred_e = f"{ring * 1e3:.2f} ms", f"{pred * 1e3:.2f} ms", f"{work_1 / pred / P:.2f}"
-        else:
-            ring_s = pred_s = pred_e = "n/a"
-        print(f"{P:>3} {r['compute'] * 1e3:>7.2f} ms {r['wait'] * 1e3:>7.2f} ms {r['comm'] * 1e3:>7.2f} ms "
-              f"{ring_s:>11} {r['step'] * 1e3:>7.2f} ms {sps:>10.0f} {speedup:>7.2f}x {effs[P]:>10.2f} "
-              f"{pred_s:>15} {pred_e:>15}")
-    top = max(runs)
-    print(f"\nscaling efficiency at P = {top}: {effs[top]:.2f} (1.00 is perfect); per-rank compute at "
-          f"P = {top} is {runs[top]['compute'] * top / base['compute']:.2f}x the 1-rank compute / P")
+          f"median of {args.steps} steps, {args.runs} runs\n")
+    header = (f"{'run':>3} {'gradients, memory':>29} {'P':>2} {'compute':>8} {'allreduce':>9} {'optim.':>7} "
+              f"{'step':>8} {'faults':>7} {'alpha-beta':>10} {'error':>6} {'extended':>8} {'error':>6}  largest term")
+    print(header)
+    errors = {}
+    configs = (("packing", False), ("views", False), ("views", True))
+    for run in range(1, args.runs + 1):
+        for reducer, keep in configs:
+            flags = [*common, *(["--packing"] if reducer == "packing" else [])]
+            local = [args.batch // P for P in [1, *Ps]]
+            base = launch(code=code.format([*flags, "--local", *map(str, local)]), n=1,
+                          timeout=args.timeout, keep_memory=keep).result
+            memory = f"{reducer}, {'memory kept' if keep else 'malloc default'}"
+            print(f"{run:>3} {memory:>29} {1:>2} {base['step_compute'] * 1e3:8.2f} {'':>9} "
+                  f"{base['step_optimizer'] * 1e3:7.2f} {base['step'] * 1e3:8.2f} "
+                  f"{base['faults_compute'] + base['faults_allreduce']:7.0f}")
+            for P in Ps:
+                r = launch(code=code.format(flags), n=P, timeout=args.timeout, keep_memory=keep).result
+                simple, ext = predictions(base, r, args.batch)
+                e_simple, e_ext = simple / r["step"] - 1, ext.total / r["step"] - 1
+                errors.setdefault((memory, P), []).append((e_simple, e_ext))
+                print(f"{'':>3} {'':>29} {P:>2} {r['step_compute'] * 1e3:8.2f} {r['step_allreduce'] * 1e3:9.2f} "
+                      f"{r['step_optimizer'] * 1e3:7.2f} {r['step'] * 1e3:8.2f} "
+                      f"{r['faults_compute'] + r['faults_allreduce']:7.0f} {simple * 1e3:10.2f} {e_simple:+6.0%} "
+                      f"{ext.total * 1e3:8.2f} {e_ext:+6.0%}  {ext.dominant()}")
+                if run == 1:
+                    terms = ", ".join(f"{name} {getattr(ext, name) * 1e3:.2f}" for name in
+                                      ("compute", "optimizer", "latency", "transfer", "reduction", "page_faults"))
+                    print(f"{'':>37}extended terms (ms): {terms}")
+                    print(f"{'':>37}contention {r['contention']:.2f}; ping-pong warm {1 / r['beta'] / 1e9:.1f} GB/s, "
+                          f"cold {1 / r['beta_cold'] / 1e9:.1f} GB/s; {r['fault_seconds'] * 1e6:.2f} us per page "
+                          f"fault; faults per step: compute {r['faults_compute']:.0f}, allreduce "
+                          f"{r['faults_allreduce']:.0f}")
+    print()
+    for (memory, P), errs in errors.items():
+        worst_simple = max(abs(a) for a, _ in errs)
+        worst_ext = max(abs(b) for _, b in errs)
+        print(f"{memory}, P = {P}: worst error of the prediction over {len(errs)} runs: alpha-beta "
+              f"{worst_simple:.0%}, extended {worst_ext:.0%} (target: within 25%)")
     return 0
 
 

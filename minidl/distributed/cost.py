@@ -42,10 +42,14 @@ def _check(n, P):
         raise ValueError(f"cost model: n = {n} bytes; message sizes cannot be negative")
 
 
-def ring_time(n, P: int, alpha: float, beta: float):
-    """Ring allreduce of n bytes on P ranks: 2(P-1) alpha + 2(P-1)/P n beta."""
+def ring_time(n, P: int, alpha: float, beta: float, gamma: float = 0.0):
+    """Ring allreduce of n bytes on P ranks: 2(P-1) alpha + 2(P-1)/P n beta (+ (P-1)/P n gamma).
+
+    gamma, seconds per byte of additions, is the third term of Thakur, Rabenseifner and
+    Gropp's alpha-beta-gamma model: each rank adds (P-1)/P n bytes into its chunks during
+    the reduce-scatter. Left at 0 it is the lectures' alpha-beta model."""
     _check(n, P)
-    return 2 * (P - 1) * alpha + 2 * (P - 1) / P * np.asarray(n) * beta
+    return 2 * (P - 1) * alpha + (P - 1) / P * np.asarray(n) * (2 * beta + gamma)
 
 
 def recursive_doubling_time(n, P: int, alpha: float, beta: float):
@@ -178,9 +182,24 @@ def fit_alpha_beta(n_bytes, seconds, iterations: int = 50) -> AlphaBeta:
     return AlphaBeta(alpha, beta, float(rel.max()), float(np.median(rel)), float(n[np.argmax(rel)]))
 
 
+def flush_caches(nbytes: int = 64 << 20) -> None:
+    """Reads `nbytes` of other memory, so that the caches hold none of what was used before
+    (64 MB is larger than the last-level cache of most machines); nothing is written."""
+    global _FLUSH
+    if _FLUSH is None or _FLUSH.nbytes != nbytes:
+        _FLUSH = np.ones(nbytes // 8)
+    _FLUSH.sum()
+
+
+_FLUSH = None
+
+
 def measure_pingpong(comm=None, sizes=(8, 64, 512, 4096, 32768, 262144, 2097152, 8388608),
-                     repeats: int = 20) -> tuple[np.ndarray, np.ndarray]:
+                     repeats: int = 20, cold: bool = False) -> tuple[np.ndarray, np.ndarray]:
     """One-way message time between ranks 0 and 1: half the median round trip per size.
+
+    `cold=True` empties the caches (`flush_caches`) before every round trip, as after a
+    backward pass whose arrays filled them: a message then comes from memory, not cache.
 
     One warm-up pass over all sizes comes first and is dropped (MPI sets up its
     connections and buffers on the first messages). Then `repeats` rounds each time
@@ -203,6 +222,8 @@ def measure_pingpong(comm=None, sizes=(8, 64, 512, 4096, 32768, 262144, 2097152,
     rounds = np.zeros((repeats + 1, len(sizes)))
     for k in range(repeats + 1):                       # round 0 is the warm-up
         for j, buf in enumerate(bufs):
+            if cold:
+                flush_caches()
             comm.Barrier()
             t0 = MPI.Wtime()
             if rank == 0:

@@ -26,6 +26,13 @@ from pathlib import Path
 INSTALL = f"{sys.executable} -m pip install mpich 'mpi4py>=4.1'"
 RESULT_VAR = "MINIDL_RESULT_FILE"
 SINGLE_THREAD = {"OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+# glibc's malloc hands arrays of more than ~128 KiB back to the kernel when they are freed, so
+# every training step allocates them again and pays a page fault per 4 KiB on first touch:
+# about a thousand per step for the MNIST model, and as many again inside MPI's Allreduce for
+# its temporary buffer. Keeping freed memory in the process (as PyTorch's caching allocator
+# does) removes them. Only glibc reads these variables; values already set are kept.
+KEEP_MEMORY = {"MALLOC_MMAP_THRESHOLD_": str(64 << 20), "MALLOC_TRIM_THRESHOLD_": str(1 << 30),
+               "MALLOC_TOP_PAD_": str(64 << 20)}
 
 
 class LaunchError(RuntimeError):
@@ -94,7 +101,7 @@ def command(script: str, n: int, args=(), python: str | None = None, hosts=None,
 
 def launch(script=None, n: int = 2, args=(), timeout: float = 120.0, code: str | None = None,
            env: dict | None = None, threads: int | None = 1, check: bool = True,
-           hosts=None, hostfile=None) -> Run:
+           hosts=None, hostfile=None, keep_memory: bool = True) -> Run:
     """Runs `script` (a path) or `code` (Python source) on `n` MPI ranks and waits.
 
     Args:
@@ -102,6 +109,8 @@ def launch(script=None, n: int = 2, args=(), timeout: float = 120.0, code: str |
         env: extra environment variables for every rank.
         threads: BLAS threads per rank (None leaves the environment alone).
         check: raise a LaunchError with the end of stderr if any rank fails.
+        keep_memory: keep freed memory in each rank instead of returning it to the
+            kernel and faulting it in again on the next step (`KEEP_MEMORY`).
         hosts, hostfile: run on other machines: "node1,node2" or a list, or a file
             with one host per line; minidl and the script must be at the same path there.
 
@@ -120,7 +129,8 @@ def launch(script=None, n: int = 2, args=(), timeout: float = 120.0, code: str |
                                     "or the source as code=...")
         result_file = Path(tmp) / "result.pickle"
         thread_env = {} if threads is None else {k: str(threads) for k in SINGLE_THREAD}
-        full_env = {**os.environ, **thread_env, **(env or {}), RESULT_VAR: str(result_file)}
+        memory_env = KEEP_MEMORY if keep_memory else {}
+        full_env = {**memory_env, **os.environ, **thread_env, **(env or {}), RESULT_VAR: str(result_file)}
         cmd = command(script, n, args, hosts=hosts, hostfile=hostfile)
         proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                                 env=full_env, start_new_session=True)
@@ -182,7 +192,7 @@ def main(argv=None) -> int:
     except (LaunchError, ValueError) as exc:
         print(exc, file=sys.stderr)
         return 2
-    env = {**SINGLE_THREAD, **os.environ}
+    env = {**KEEP_MEMORY, **SINGLE_THREAD, **os.environ}
     proc = subprocess.Popen(cmd, env=env, start_new_session=True)
     try:
         return proc.wait(timeout=ns.timeout)
