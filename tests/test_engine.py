@@ -326,3 +326,10 @@ def test_a_float_subclass_is_stored_as_a_plain_float():
         pass
     v = Value(Named(2.5))
     assert type(v.data) is float and v.data == 2.5
+
+
+def test_a_value_of_a_non_number_is_refused_with_the_whole_message():
+    with pytest.raises(TypeError) as e:
+        Value("3")
+    assert str(e.value) == ("Value constructor: unsupported operand '3' of type str; use a Value or a real "
+                            "number (for arrays, use minidl.tensor.Tensor)")

@@ -511,3 +511,27 @@ def test_a_function_check_keeps_no_expected_text_and_names_what_it_got_instead_o
     assert check("t.fn", lambda: 1.0, lambda: 1.0, cases=[()]).expected == ""
     r = check("t.fn", 3, lambda: 1.0, cases=[()])
     assert "no function yet (got 3)" in r.feedback and r.expected == ""
+
+
+def test_fixed_cases_use_the_given_answers_and_random_cases_the_reference():
+    seen = []
+
+    def reference(x):
+        seen.append(x)
+        return 2 * x
+    # the given answer for the fixed case is what counts there (it disagrees with the reference)
+    r = check("t.mix", lambda x: 2 * x if x != 1.0 else 5.0, reference, cases=[(1.0,)], expected=[5.0],
+              random_cases=lambda rng: (rng.random(),), n_random=3)
+    assert r.passed and "all 4 cases" in r.feedback and len(seen) == 3 and 1.0 not in seen
+
+
+def test_a_0d_bool_array_is_reported_as_a_bool_not_as_an_array():
+    r = check_value("t.b0", np.array(True), expected=1.0)
+    assert not r.passed and "expected a number, got a bool." in r.feedback
+
+
+def test_integers_beyond_float_precision_stay_exact_and_the_reason_gives_nothing_away():
+    r = check_value("t.big", 2 ** 53 + 1, expected=2 ** 53, tol=0)  # equal once rounded to float64
+    assert not r.passed
+    assert r.feedback.endswith("is wrong: it is not the expected answer.")
+    assert str(2 ** 53) not in r.feedback
