@@ -133,7 +133,7 @@ class GradientBuckets:
         self.P, self.rank = self.comm.Get_size(), self.comm.Get_rank()
         self.scale = 1.0 / self.P if average and self.P > 1 else 1.0
         self.buckets = make_buckets(self.params, bucket_bytes)
-        self._position = {id(p): k for k, p in enumerate(self.params)}
+        self.positions = {id(p): k for k, p in enumerate(self.params)}
         for b in self.buckets:
             for p, view in zip(b.params, b.views):
                 if p.grad is not None:  # a gradient already there moves into the buffer, scaled
@@ -166,7 +166,7 @@ class GradientBuckets:
         from mpi4py import MPI
         problem = None if params is None else self._check_list(params)
         for b in self.buckets:
-            problem = b.settle(self._position, problem)
+            problem = b.settle(self.positions, problem)
         for b in self.buckets:
             b.wire[-1] = problem is None  # every bucket carries this rank's whole verdict
         if self.P == 1:

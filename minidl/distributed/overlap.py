@@ -89,7 +89,7 @@ class OverlappedAllreduce:
         self._progress()
 
     def _start(self, bucket: Bucket) -> None:
-        self._problem = bucket.settle(self.grads._position, self._problem)  # no copy: .grad is the slice
+        self._problem = bucket.settle(self.grads.positions, self._problem)  # no copy: .grad is the slice
         bucket.started = self.MPI.Wtime()
         bucket.request = self.comm.Iallreduce(self.MPI.IN_PLACE, bucket.wire, op=self.MPI.SUM)
         self._next += 1
