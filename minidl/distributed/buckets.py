@@ -96,7 +96,8 @@ def make_buckets(params, bucket_bytes: int | None) -> list[Bucket]:
 
 
 def check_verdicts(buckets: list[Bucket], problem: str | None, comm, op: str) -> None:
-    """After the reduction: every verdict summed to P, or every rank raises the same error."""
+    """After the reduction: every verdict summed to P (on one rank: its own verdict is 1),
+    or every rank raises the same error."""
     P = comm.Get_size()
     if all(b.wire[-1] == P for b in buckets):
         return
@@ -169,13 +170,9 @@ class GradientBuckets:
             problem = b.settle(self.positions, problem)
         for b in self.buckets:
             b.wire[-1] = problem is None  # every bucket carries this rank's whole verdict
-        if self.P == 1:
-            if problem is not None:
-                raise ValueError(f"GradientBuckets.allreduce: rank 0: {problem}. Fix that (or build the "
-                                 "buckets again for the model as it is now), then run backward again")
-            return
-        for b in self.buckets:
-            self.comm.Allreduce(MPI.IN_PLACE, b.wire, op=MPI.SUM)
+        if self.P > 1:  # the sum over one rank is its own gradient
+            for b in self.buckets:
+                self.comm.Allreduce(MPI.IN_PLACE, b.wire, op=MPI.SUM)
         check_verdicts(self.buckets, problem, self.comm, "GradientBuckets.allreduce")
 
     def close(self) -> None:
