@@ -418,3 +418,47 @@ def test_a_pull_waits_for_the_timeout_it_is_given_not_the_servers():
 def test_a_non_finite_push_on_9_keys_is_shortened_after_8():
     with pytest.raises(ValueError, match=r"for keys \[0, 1, 2, 3, 4, 5, 6, 7, \.\.\. \(9 keys\)\] of all keys"):
         ParameterServer(9).push(0, None, np.full(9, np.inf))
+
+
+def test_a_default_server_has_one_worker_that_bsp_never_holds_and_a_30_s_timeout():
+    ps = ParameterServer(1, policy=BSP())
+    assert ps.n_workers == 1 and ps.timeout == 30.0
+    for _ in range(3):  # the only worker is always the slowest: no pull waits
+        ps.pull(0, timeout=0.01)
+        ps.push(0, 0, [1.0])
+        ps.tick(0)
+    assert ps.snapshot().tolist() == [pytest.approx(-0.3)]
+
+
+def test_integer_init_is_copied_as_float64_and_takes_fractional_updates():
+    init = [1, 2, 3]
+    ps = ParameterServer(3, init=init, rule=SGD(1.0))
+    ps.push(0, [0, 2], [0.25, -0.5])
+    assert ps.snapshot().dtype == np.float64 and ps.snapshot().tolist() == [0.75, 2.0, 3.5]
+    assert init == [1, 2, 3]
+
+
+def test_too_many_shards_are_refused_with_the_whole_reason():
+    with pytest.raises(ValueError) as e:
+        ParameterServer(4, n_shards=5)
+    assert str(e.value) == "ParameterServer: n_shards = 5; use 1 .. 4 (a shard holds at least one key)"
+
+
+@pytest.mark.parametrize("worker", [5, -1, 1.0, "0"])
+@pytest.mark.parametrize("op, call", [("push", lambda ps, w: ps.push(w, 0, [1.0])),
+                                      ("pull", lambda ps, w: ps.pull(w)),
+                                      ("ready", lambda ps, w: ps.ready(w))])
+def test_a_worker_that_is_not_an_int_in_range_is_refused_naming_the_call(worker, op, call):
+    ps = ParameterServer(1, n_workers=2)
+    with pytest.raises(ValueError) as e:
+        call(ps, worker)
+    assert str(e.value) == f"{op}: worker {worker!r} is not one of 0 .. 1"
+    assert ps.snapshot().tolist() == [0.0]
+
+
+def test_a_wrong_clock_is_refused_with_the_whole_fix():
+    ps = ParameterServer(2, n_workers=2)
+    with pytest.raises(ValueError) as e:
+        ps.push(0, 0, [1.0], clock=3)
+    assert str(e.value) == ("push: worker 0 says clock 3 but has finished 0 iterations, so its clock is 0; "
+                            "call tick(0) once per iteration, after its pushes, or leave clock=None")
