@@ -462,3 +462,17 @@ def test_a_wrong_clock_is_refused_with_the_whole_fix():
         ps.push(0, 0, [1.0], clock=3)
     assert str(e.value) == ("push: worker 0 says clock 3 but has finished 0 iterations, so its clock is 0; "
                             "call tick(0) once per iteration, after its pushes, or leave clock=None")
+
+
+def test_the_shortest_window_ssp_allows_is_s_plus_1_and_takes_a_push_s_clocks_ahead():
+    ps = ParameterServer(1, policy=SSP(3), n_workers=2, window=4, timeout=0.05)
+    for clock in range(4):  # clocks 0 .. 3: at most 3 ahead of worker 1, inside the window [0, 4)
+        ps.pull(0, clock=clock)
+        ps.push(0, 0, [1.0], clock=clock)
+        ps.tick(0)
+    assert ps.snapshot()[0] == pytest.approx(-0.4)
+
+
+def test_a_large_last_key_still_splits_the_floats_in_half():
+    ps = ParameterServer(KeyLayout([2, 2, 2, 2, 8]), n_shards=2)
+    assert ps.bounds.tolist() == [0, 4, 5] and [s.params.size for s in ps.shards] == [8, 8]
