@@ -476,3 +476,8 @@ def test_the_shortest_window_ssp_allows_is_s_plus_1_and_takes_a_push_s_clocks_ah
 def test_a_large_last_key_still_splits_the_floats_in_half():
     ps = ParameterServer(KeyLayout([2, 2, 2, 2, 8]), n_shards=2)
     assert ps.bounds.tolist() == [0, 4, 5] and [s.params.size for s in ps.shards] == [8, 8]
+
+
+def test_a_huge_first_key_takes_a_shard_alone_and_the_next_shard_starts_one_key_later():
+    ps = ParameterServer(KeyLayout([100, 1, 1, 1, 1, 1]), n_shards=3)  # both targets fall in key 0
+    assert ps.bounds.tolist() == [0, 1, 2, 6] and [s.params.size for s in ps.shards] == [100, 1, 4]
