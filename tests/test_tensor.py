@@ -641,3 +641,13 @@ def test_kept_bytes_counts_each_array_the_graph_holds_once():
     y = x * x              # saves x.data twice: counted once
     assert kept_bytes(y) == 2 * 4 * 8
     assert kept_bytes((y * 2.0).sum()) == (4 + 4 + 4 + 1 + 1) * 8
+
+
+def test_grad_into_without_a_scale_writes_the_plain_gradient_and_adds_the_next_pass():
+    x = Tensor(np.array([1.0, -2.0, 3.0]), requires_grad=True, dtype=np.float64)
+    out = np.full(3, 7.0)
+    x.grad_into(out)
+    (x * x).sum().backward()
+    assert x.grad is out and out.tolist() == [2.0, -4.0, 6.0]
+    (x * 3.0).sum().backward()
+    assert x.grad is out and out.tolist() == [5.0, -1.0, 9.0]
