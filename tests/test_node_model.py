@@ -32,12 +32,15 @@ def test_predict_step_adds_the_terms_and_names_the_largest():
     assert node.predict_step(1e-3, 1e-4, 4e6, 1, 1e-6, 1e-10).allreduce == 0  # one rank sends nothing
     faulty = node.predict_step(1e-3, 1e-4, 4e6, 2, 1e-6, 1e-10, faults=2000, fault_seconds=2.5e-6)
     assert faulty.dominant() == "page_faults"
+    packed = node.predict_step(1e-3, 1e-4, 4e6, 2, 1e-6, 1e-10, copy=1e-10)
+    assert packed.packing == pytest.approx(4e-4) and packed.allreduce == pytest.approx(2e-6 + 4e-4 + 4e-4)
+    assert node.predict_step(1e-3, 1e-4, 4e6, 1, 1e-6, 1e-10, copy=1e-10).packing == 0  # one rank packs nothing
 
 
 @pytest.mark.parametrize("bad,match", [
     ({"compute": -1.0}, "compute = -1.0"), ({"beta": float("nan")}, "beta = nan"),
     ({"contention": 0.5}, "contention = 0.5; it is a slowdown"), ({"P": 0}, "P = 0"),
-    ({"faults": -3}, "faults = -3"), ({"n": -5}, "n = -5"),
+    ({"faults": -3}, "faults = -3"), ({"n": -5}, "n = -5"), ({"copy": float("inf")}, "copy = inf"),
 ])
 def test_predict_step_refuses_impossible_inputs(bad, match):
     args = {"compute": 1e-3, "optimizer": 1e-4, "n": 1e6, "P": 2, "alpha": 1e-6, "beta": 1e-10, **bad}
@@ -54,8 +57,12 @@ def test_the_calibrations_give_positive_finite_rates_on_one_rank():
     assert 0 < fault < 1e-3
     assert node.measure_contention(comm, lambda: None) == 1.0
     assert node.median_time(lambda: None, 3) >= 0
+    copy = node.measure_reduction(comm, 1 << 20, repeats=3, op="copy")
+    assert 0 < copy < 1e-6
     with pytest.raises(ValueError, match="nbytes = 2"):
         node.measure_reduction(comm, 2)
+    with pytest.raises(ValueError, match="op = 'mul'"):
+        node.measure_reduction(comm, 1024, op="mul")
 
 
 def test_launch_keeps_freed_memory_in_the_ranks_unless_told_not_to():

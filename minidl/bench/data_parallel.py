@@ -16,7 +16,8 @@ Each step is predicted twice, from measurements that are not the training run:
 - extended (`minidl.distributed.node`): compute of one rank alone at batch B/P times the
   slowdown when P ranks compute at once, the optimizer's full update (every rank does
   all of it), and an alpha-beta-gamma ring with beta from a ping-pong whose caches were
-  emptied first and gamma from cold additions, plus page faults times their cost.
+  emptied first and gamma from cold additions, plus the packing copy (at the speed of a
+  cold copy) where there is one and page faults times their cost.
 
 Three configurations show where the time went, each with the page faults per step counted:
 
@@ -80,8 +81,11 @@ def worker(args) -> None:
     if P == 1:  # the inputs of both models: compute alone at every local batch, the optimizer
         for b in args.local:
             xb, yb = x[:b], y[:b]
+            f0 = faults()
             out[f"compute {b}"] = node.median_time(lambda xb=xb, yb=yb: compute(xb, yb), args.steps)
+            out[f"faults {b}"] = (faults() - f0) / (args.steps + 1)  # taken out again with their cost
         out["optimizer"] = node.median_time(opt.step, args.steps)
+        out["fault_seconds"] = node.measure_page_fault()
     xb, yb = dist.local_batch(x, y, rank, P)
     reduce = (lambda: dist.allreduce_gradients(params, comm)) if args.packing else \
         dist.GradientBuckets(params, comm).allreduce
@@ -112,22 +116,25 @@ def worker(args) -> None:
         cold = dist.fit_alpha_beta(sizes, seconds)
         out.update(alpha=warm.alpha, beta=warm.beta, alpha_cold=cold.alpha, beta_cold=cold.beta,
                    gamma=node.measure_reduction(comm, n_bytes // P),
+                   copy=node.measure_reduction(comm, n_bytes, op="copy"),
                    contention=node.measure_contention(comm, lambda: compute(xb, yb)),
                    fault_seconds=node.measure_page_fault())
     if rank == 0:
         dist.report(out)
 
 
-def predictions(base: dict, r: dict, B: int) -> tuple[float, object]:
+def predictions(base: dict, r: dict, B: int, packing: bool) -> tuple[float, object]:
     """(alpha-beta step, extended StepModel) for the P-rank run `r`, from the 1-rank run `base`."""
     from minidl.distributed import ring_time
     from minidl.distributed.node import predict_step
     P, n = r["P"], r["grad_bytes"]
     work_1 = base["step"] - base["step_allreduce"]
     simple = work_1 / P + float(ring_time(n, P, r["alpha"], r["beta"]))
-    extended = predict_step(base[f"compute {B // P}"], base["optimizer"], n, P, r["alpha"], r["beta_cold"],
+    b = B // P  # compute alone, without the page faults of that measurement: the model adds faults itself
+    alone = max(0.0, base[f"compute {b}"] - base[f"faults {b}"] * base["fault_seconds"])
+    extended = predict_step(alone, base["optimizer"], n, P, r["alpha"], r["beta_cold"],
                             r["gamma"], r["contention"], r["faults_compute"] + r["faults_allreduce"],
-                            r["fault_seconds"])
+                            r["fault_seconds"], copy=r["copy"] if packing else 0.0)
     return simple, extended
 
 
@@ -163,7 +170,7 @@ def main(argv=None) -> int:
                   f"{base['faults_compute'] + base['faults_allreduce']:7.0f}")
             for P in Ps:
                 r = launch(code=code.format(flags), n=P, timeout=args.timeout, keep_memory=keep).result
-                simple, ext = predictions(base, r, args.batch)
+                simple, ext = predictions(base, r, args.batch, reducer == "packing")
                 e_simple, e_ext = simple / r["step"] - 1, ext.total / r["step"] - 1
                 errors.setdefault((memory, P), []).append((e_simple, e_ext))
                 print(f"{'':>3} {'':>29} {P:>2} {r['step_compute'] * 1e3:8.2f} {r['step_allreduce'] * 1e3:9.2f} "
@@ -172,7 +179,8 @@ def main(argv=None) -> int:
                       f"{ext.total * 1e3:8.2f} {e_ext:+6.0%}  {ext.dominant()}")
                 if run == 1:
                     terms = ", ".join(f"{name} {getattr(ext, name) * 1e3:.2f}" for name in
-                                      ("compute", "optimizer", "latency", "transfer", "reduction", "page_faults"))
+                                      ("compute", "optimizer", "latency", "transfer", "reduction", "packing",
+                                                  "page_faults"))
                     print(f"{'':>37}extended terms (ms): {terms}")
                     print(f"{'':>37}contention {r['contention']:.2f}; ping-pong warm {1 / r['beta'] / 1e9:.1f} GB/s, "
                           f"cold {1 / r['beta_cold'] / 1e9:.1f} GB/s; {r['fault_seconds'] * 1e6:.2f} us per page "

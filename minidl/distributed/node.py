@@ -14,6 +14,8 @@ reason can be measured on its own (`python -m minidl.bench.data_parallel` does):
                  buffers are not in any cache, so a message runs at the speed of memory
                  (a ping-pong with the caches emptied first), not of a warm ping-pong
     reduction    (P-1)/P n gamma: the additions of the reduce-scatter, also from memory
+    packing      n bytes copied into one buffer before the allreduce (`allreduce_gradients`),
+                 at the speed of a copy from memory; 0 with `GradientBuckets`
     page faults  what the allocator costs when it returns freed memory to the kernel:
                  every page of a new array is then faulted in again on first touch,
                  inside backward and inside MPI's Allreduce (its temporary buffer)
@@ -39,11 +41,12 @@ class StepModel:
     latency: float = 0.0
     transfer: float = 0.0
     reduction: float = 0.0
+    packing: float = 0.0
     page_faults: float = 0.0
 
     @property
     def allreduce(self) -> float:
-        return self.latency + self.transfer + self.reduction
+        return self.latency + self.transfer + self.reduction + self.packing
 
     @property
     def total(self) -> float:
@@ -56,7 +59,7 @@ class StepModel:
 
 def predict_step(compute: float, optimizer: float, n: float, P: int, alpha: float, beta: float,
                  gamma: float = 0.0, contention: float = 1.0, faults: float = 0.0,
-                 fault_seconds: float = 0.0) -> StepModel:
+                 fault_seconds: float = 0.0, copy: float = 0.0) -> StepModel:
     """One step of data parallelism on P ranks of one machine.
 
     Args:
@@ -66,17 +69,19 @@ def predict_step(compute: float, optimizer: float, n: float, P: int, alpha: floa
             and seconds per byte added (pass the cold-cache beta and gamma on one machine).
         contention: how much slower compute runs when all P ranks compute at once (>= 1).
         faults, fault_seconds: page faults per step and the seconds each costs.
+        copy: seconds per byte of packing the gradients into one buffer (0: views, no copy).
     """
     _check(n, P)
     for name, value in (("compute", compute), ("optimizer", optimizer), ("alpha", alpha), ("beta", beta),
-                        ("gamma", gamma), ("faults", faults), ("fault_seconds", fault_seconds)):
+                        ("gamma", gamma), ("faults", faults), ("fault_seconds", fault_seconds), ("copy", copy)):
         if not np.isfinite(value) or value < 0:
             raise ValueError(f"predict_step: {name} = {value}; times, rates and counts are finite and >= 0")
     if not np.isfinite(contention) or contention < 1:
         raise ValueError(f"predict_step: contention = {contention}; it is a slowdown, at least 1")
     share = (P - 1) / P * n
     return StepModel(compute=compute * contention, optimizer=optimizer, latency=2 * (P - 1) * alpha,
-                     transfer=2 * share * beta, reduction=share * gamma, page_faults=faults * fault_seconds)
+                     transfer=2 * share * beta, reduction=share * gamma, packing=n * copy * (P > 1),
+                     page_faults=faults * fault_seconds)
 
 
 def median_time(fn, repeats: int, comm=None, before=None) -> float:
@@ -98,13 +103,17 @@ def median_time(fn, repeats: int, comm=None, before=None) -> float:
     return float(np.median(times))
 
 
-def measure_reduction(comm, nbytes: int, repeats: int = 15) -> float:
-    """gamma: seconds per byte of `a += b` on float32 arrays of `nbytes`, with the caches
-    emptied first and every rank adding at once (collective)."""
+def measure_reduction(comm, nbytes: int, repeats: int = 15, op: str = "add") -> float:
+    """gamma: seconds per byte of `a += b` (op="add"), or of copying b into a (op="copy"),
+    on float32 arrays of `nbytes`, with the caches emptied first and every rank at once
+    (collective)."""
     if nbytes < 4:
         raise ValueError(f"measure_reduction: nbytes = {nbytes}; use at least one float32")
+    if op not in ("add", "copy"):
+        raise ValueError(f"measure_reduction: op = {op!r}; use 'add' or 'copy'")
     a, b = np.ones(nbytes // 4, np.float32), np.ones(nbytes // 4, np.float32)
-    return median_time(lambda: np.add(a, b, out=a), repeats, comm, before=flush_caches) / a.nbytes
+    fn = (lambda: np.add(a, b, out=a)) if op == "add" else (lambda: np.copyto(a, b))
+    return median_time(fn, repeats, comm, before=flush_caches) / a.nbytes
 
 
 def measure_page_fault(pages: int = 2048, repeats: int = 5) -> float:
