@@ -283,6 +283,7 @@ def test_each_gate_records_the_operation_that_graph_pictures_print():
             "log": x.log()}
     assert {op: v._op for op, v in made.items()} == {op: op for op in made}
     assert y.max(x)._op == "max" and (3.0 - x)._op == "-" and (3.0 / x)._op == "/" and (3.0 ** x)._op == "**"
+    assert x._op == "" and Value(1.0, label="w")._op == ""  # a leaf's box shows only its name
 
 
 @pytest.mark.parametrize("make, op", [
