@@ -85,10 +85,10 @@ def test_a_worker_that_leaves_under_bsp_does_not_stop_the_others():
 
 
 def test_a_stalled_worker_makes_the_others_time_out_naming_it():
-    # worker 2 would take 1,000 s per step (the run's stop ends its sleep). The 2 s timeout is a
+    # worker 2 would take 10 s per step (the run's stop ends its sleep). The 2 s timeout is a
     # margin for workers 0 and 1: on a loaded machine one of them can be held up for 0.2 s
     # before its first tick, and the timeout would then name it instead
-    stall = ComputeTime(0.001, (1, 1, 1e6))
+    stall = ComputeTime(0.001, (1, 1, 10_000))
     with pytest.raises(StragglerTimeout, match="worker 2 lags at clock 0"):
         run_threads(Quadratic(), BSP(), 3, stall, iterations=3, timeout=2.0)
 
