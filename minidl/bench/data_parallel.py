@@ -84,7 +84,9 @@ def worker(args) -> None:
             f0 = faults()
             out[f"compute {b}"] = node.median_time(lambda xb=xb, yb=yb: compute(xb, yb), args.steps)
             out[f"faults {b}"] = (faults() - f0) / (args.steps + 1)  # taken out again with their cost
+        f0 = faults()
         out["optimizer"] = node.median_time(opt.step, args.steps)
+        out["faults optimizer"] = (faults() - f0) / (args.steps + 1)
         out["fault_seconds"] = node.measure_page_fault()
     xb, yb = dist.local_batch(x, y, rank, P)
     reduce = (lambda: dist.allreduce_gradients(params, comm)) if args.packing else \
@@ -98,16 +100,16 @@ def worker(args) -> None:
         reduce()
         f2, t2 = faults(), MPI.Wtime()
         opt.step()
-        t3 = MPI.Wtime()
+        f3, t3 = faults(), MPI.Wtime()
         if k >= 3:
-            v = np.array([t1 - t0, t2 - t1, t3 - t2, t3 - t0, f1 - f0, f2 - f1], dtype=float)
+            v = np.array([t1 - t0, t2 - t1, t3 - t2, t3 - t0, f1 - f0, f2 - f1, f3 - f2], dtype=float)
             slowest, fastest = np.empty_like(v), np.empty_like(v)
             comm.Allreduce(v, slowest, op=MPI.MAX)
             comm.Allreduce(v, fastest, op=MPI.MIN)
-            rows.append((slowest[0], fastest[1], slowest[2], slowest[3], slowest[4], slowest[5]))
+            rows.append((slowest[0], fastest[1], slowest[2], slowest[3], *slowest[4:]))
     med = np.median(np.array(rows), axis=0)
     out.update(zip(("step_compute", "step_allreduce", "step_optimizer", "step", "faults_compute",
-                    "faults_allreduce"), map(float, med)))
+                    "faults_allreduce", "faults_optimizer"), map(float, med)))
     if P > 1:  # the calibrations, each on its own, after training: freeing their
         # large arrays raises glibc's threshold for returning memory, which would hide the faults above
         sizes, seconds = dist.measure_pingpong(comm, repeats=10)
@@ -123,6 +125,11 @@ def worker(args) -> None:
         dist.report(out)
 
 
+def faults_per_step(r: dict) -> float:
+    """Page faults per step of a run, in all its parts."""
+    return r["faults_compute"] + r["faults_allreduce"] + r["faults_optimizer"]
+
+
 def predictions(base: dict, r: dict, B: int, packing: bool) -> tuple[float, object]:
     """(alpha-beta step, extended StepModel) for the P-rank run `r`, from the 1-rank run `base`."""
     from minidl.distributed import ring_time
@@ -132,9 +139,10 @@ def predictions(base: dict, r: dict, B: int, packing: bool) -> tuple[float, obje
     simple = work_1 / P + float(ring_time(n, P, r["alpha"], r["beta"]))
     b = B // P  # compute alone, without the page faults of that measurement: the model adds faults itself
     alone = max(0.0, base[f"compute {b}"] - base[f"faults {b}"] * base["fault_seconds"])
-    extended = predict_step(alone, base["optimizer"], n, P, r["alpha"], r["beta_cold"],
-                            r["gamma"], r["contention"], r["faults_compute"] + r["faults_allreduce"],
-                            r["fault_seconds"], copy=r["copy"] if packing else 0.0)
+    optimizer = max(0.0, base["optimizer"] - base["faults optimizer"] * base["fault_seconds"])
+    extended = predict_step(alone, optimizer, n, P, r["alpha"], r["beta_cold"],
+                            r["gamma"], r["contention"], faults_per_step(r), r["fault_seconds"],
+                            copy=r["copy"] if packing else 0.0)
     return simple, extended
 
 
@@ -167,7 +175,7 @@ def main(argv=None) -> int:
             memory = f"{reducer}, {'memory kept' if keep else 'malloc default'}"
             print(f"{run:>3} {memory:>29} {1:>2} {base['step_compute'] * 1e3:8.2f} {'':>9} "
                   f"{base['step_optimizer'] * 1e3:7.2f} {base['step'] * 1e3:8.2f} "
-                  f"{base['faults_compute'] + base['faults_allreduce']:7.0f}")
+                  f"{faults_per_step(base):7.0f}")
             for P in Ps:
                 r = launch(code=code.format(flags), n=P, timeout=args.timeout, keep_memory=keep).result
                 simple, ext = predictions(base, r, args.batch, reducer == "packing")
@@ -175,7 +183,7 @@ def main(argv=None) -> int:
                 errors.setdefault((memory, P), []).append((e_simple, e_ext))
                 print(f"{'':>3} {'':>29} {P:>2} {r['step_compute'] * 1e3:8.2f} {r['step_allreduce'] * 1e3:9.2f} "
                       f"{r['step_optimizer'] * 1e3:7.2f} {r['step'] * 1e3:8.2f} "
-                      f"{r['faults_compute'] + r['faults_allreduce']:7.0f} {simple * 1e3:10.2f} {e_simple:+6.0%} "
+                      f"{faults_per_step(r):7.0f} {simple * 1e3:10.2f} {e_simple:+6.0%} "
                       f"{ext.total * 1e3:8.2f} {e_ext:+6.0%}  {ext.dominant()}")
                 if run == 1:
                     terms = ", ".join(f"{name} {getattr(ext, name) * 1e3:.2f}" for name in
@@ -185,7 +193,7 @@ def main(argv=None) -> int:
                     print(f"{'':>37}contention {r['contention']:.2f}; ping-pong warm {1 / r['beta'] / 1e9:.1f} GB/s, "
                           f"cold {1 / r['beta_cold'] / 1e9:.1f} GB/s; {r['fault_seconds'] * 1e6:.2f} us per page "
                           f"fault; faults per step: compute {r['faults_compute']:.0f}, allreduce "
-                          f"{r['faults_allreduce']:.0f}")
+                          f"{r['faults_allreduce']:.0f}, optimizer {r['faults_optimizer']:.0f}")
     print()
     for (memory, P), errs in errors.items():
         worst_simple = max(abs(a) for a, _ in errs)
