@@ -338,6 +338,9 @@ class Tensor:
 
     # ---- shape -------------------------------------------------------------------------
     def reshape(self, *shape):
+        if not shape:
+            raise TypeError("Tensor.reshape: no shape given; pass it as t.reshape(2, 3) or t.reshape((2, 3)), "
+                            "or t.reshape(()) for a 0-d tensor")
         shape = shape[0] if len(shape) == 1 and isinstance(shape[0], (tuple, list)) else shape
         try:
             data = self.data.reshape(shape)

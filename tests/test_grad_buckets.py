@@ -203,3 +203,4 @@ def test_buckets_refuse_a_listed_twice_parameter_and_name_added_or_removed_ones(
         buckets.allreduce([c, b])
     with pytest.raises(ValueError, match="positive size"):
         dist.GradientBuckets([a, b], _self(), bucket_bytes=0)
+

@@ -651,3 +651,11 @@ def test_grad_into_without_a_scale_writes_the_plain_gradient_and_adds_the_next_p
     assert x.grad is out and out.tolist() == [2.0, -4.0, 6.0]
     (x * 3.0).sum().backward()
     assert x.grad is out and out.tolist() == [5.0, -1.0, 9.0]
+
+
+def test_reshape_with_no_shape_is_refused_and_the_empty_tuple_gives_0_d():
+    t = Tensor(np.array([3.0]), requires_grad=True)
+    with pytest.raises(TypeError, match=r"Tensor.reshape: no shape given; pass it as t.reshape\(2, 3\)"):
+        t.reshape()
+    z = t.reshape(())
+    assert z.shape == () and z.item() == 3.0
