@@ -28,8 +28,8 @@ RESULT_VAR = "MINIDL_RESULT_FILE"
 SINGLE_THREAD = {"OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
 # glibc's malloc hands arrays of more than ~128 KiB back to the kernel when they are freed, so
 # every training step allocates them again and pays a page fault per 4 KiB on first touch:
-# about a thousand per step for the MNIST model, and as many again inside MPI's Allreduce for
-# its temporary buffer. Keeping freed memory in the process (as PyTorch's caching allocator
+# about two thousand per step for the MNIST model on 2 ranks, and hundreds more inside MPI's
+# Allreduce for its temporary buffer. Keeping freed memory in the process (as PyTorch's caching allocator
 # does) removes them. Only glibc reads these variables; values already set are kept.
 KEEP_MEMORY = {"MALLOC_MMAP_THRESHOLD_": str(64 << 20), "MALLOC_TRIM_THRESHOLD_": str(1 << 30),
                "MALLOC_TOP_PAD_": str(64 << 20)}

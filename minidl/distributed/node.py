@@ -2,7 +2,7 @@
 
 The lectures' model prices a step on P ranks as the one-rank compute divided by P plus
 an allreduce of n bytes, 2(P-1) alpha + 2(P-1)/P n beta, with alpha and beta from a
-ping-pong. On P ranks of one machine the measured step is much longer, and each
+ping-pong. On P ranks of one machine the measured step is longer, and each
 reason can be measured on its own (`python -m minidl.bench.data_parallel` does):
 
     compute      forward and backward on b = B/P examples, slowed down when P ranks
